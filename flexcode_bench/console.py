@@ -1,0 +1,50 @@
+"""The one console pair: status and progress go to stderr, data to stdout.
+
+Library code reports progress through :func:`progress` and :func:`info`/:func:`warning`, so a Python
+caller sees the same messages as a CLI user and stdout stays clean for data (``--json``).
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+status = Console(stderr=True, highlight=False)
+data = Console(highlight=False)
+
+
+def info(message: str) -> None:
+    status.print(message)
+
+
+def success(message: str) -> None:
+    status.print(f"[green]✓[/green] {message}")
+
+
+def warning(message: str) -> None:
+    status.print(f"[bold yellow]warning:[/bold yellow] {message}")
+
+
+def error(message: str, hint: str | None = None) -> None:
+    status.print(f"[bold red]error:[/bold red] {message}", soft_wrap=True)
+    if hint:
+        status.print(f"[dim]hint:[/dim] {hint}", soft_wrap=True)
+
+
+def progress(*, transfer: bool = False) -> Progress:
+    """A Rich progress bar on stderr; ``transfer=True`` shows bytes and speed (downloads)."""
+    columns = [TextColumn("[progress.description]{task.description}"), BarColumn()]
+    if transfer:
+        columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
+    else:
+        columns += [MofNCompleteColumn(), TimeElapsedColumn()]
+    return Progress(*columns, console=status, transient=True)

@@ -1,0 +1,19 @@
+import pytest
+from pydantic import ValidationError
+
+from flexcode_bench.config import PrepareConfig, stable_hash
+
+
+def test_the_hash_ignores_key_order_and_the_hash_field_itself():
+    assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1, "config_hash": "x"})
+    assert stable_hash({"a": 1}) != stable_hash({"a": 2})
+
+
+def test_a_mistyped_config_key_is_an_error_not_a_silent_default():
+    with pytest.raises(ValidationError, match="kcore"):
+        PrepareConfig(dataset="ml-100k", kcore=3)
+
+
+def test_data_dir_defaults_to_the_environment_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("FLEXBENCH_DATA", str(tmp_path))
+    assert PrepareConfig(dataset="ml-100k").data_dir == tmp_path

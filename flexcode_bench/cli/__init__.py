@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from flexcode_bench import __version__
-from flexcode_bench.cli import ls, prepare
+from flexcode_bench.cli import ls, prepare, report, run
 
 app = typer.Typer(
     name="flexbench",
@@ -17,6 +17,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("prepare")(prepare.command)
+app.command("run")(run.command)
+app.command("report")(report.command)
 app.add_typer(ls.app, name="ls")
 
 

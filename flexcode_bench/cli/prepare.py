@@ -17,9 +17,9 @@ def command(
     dataset: Annotated[str, typer.Argument(help="Catalogue name, e.g. ml-100k or amazon-beauty.")],
     *,
     source: Annotated[Optional[str], typer.Option(help="Catalogue source (e.g. mcauley-2014, s3rec).")] = None,
-    k_core: Annotated[Optional[int], typer.Option(min=1, help="Iterative k-core [default: catalogue's].")] = None,
+    k_core: Annotated[Optional[int], typer.Option(min=1, help="Iterative k-core (default: catalogue's).")] = None,
     data_dir: Annotated[
-        Optional[Path], typer.Option(envvar="FLEXBENCH_DATA", help="Prepared-data folder [default: ./data].")
+        Optional[Path], typer.Option(envvar="FLEXBENCH_DATA", help="Prepared-data folder (default: ./data).")
     ] = None,
     raw_dir: Annotated[Optional[Path], typer.Option(help="Use raw files placed here by hand; no network.")] = None,
     mirror: Annotated[Optional[str], typer.Option(help="Download from this host instead (keeps the URL path).")] = None,
@@ -28,7 +28,7 @@ def command(
         str, typer.Option(help="Item-text encoder: a sentence-transformers name/path, tfidf-svd, or none.")
     ] = "all-MiniLM-L6-v2",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda (text encoder).")] = "auto",
-    catalogue: Annotated[Optional[Path], typer.Option(help="Catalogue YAML [default: bundled datasets.yaml].")] = None,
+    catalogue: Annotated[Optional[Path], typer.Option(help="Catalogue YAML (default: bundled datasets.yaml).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Download (or read from --raw-dir), preprocess and embed DATASET into DATA_DIR/DATASET."""

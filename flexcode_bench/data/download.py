@@ -17,7 +17,6 @@ import gzip
 import hashlib
 import http.client
 import importlib.util
-import json
 import re
 import urllib.error
 import urllib.parse
@@ -27,11 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from flexcode_bench import __version__, atomic, console
-from flexcode_bench.data.catalogue import DatasetSpec, FileSpec, SourceSpec
-from flexcode_bench.errors import ChecksumError, DataFormatError, DownloadError
+from rich.markup import escape
 
-LOCK_FILE = "checksums.lock.json"
+from flexcode_bench import __version__, console
+from flexcode_bench.data.catalogue import DatasetSpec, FileSpec
+from flexcode_bench.data.checksum_lock import LOCK_FILE, ChecksumLock
+from flexcode_bench.errors import ChecksumError, ConfigError, DataFormatError, DownloadError
+
+DEFAULT_TIMEOUT = 30.0  # seconds without data before a download counts as failed
 _CHUNK = 1 << 20
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
@@ -62,7 +64,7 @@ def download(
     *,
     expected_sha256: str | None = None,
     show_progress: bool = True,
-    timeout: float = 30.0,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> str:
     """Download ``url`` to ``dest`` and return the file's SHA-256 (hex).
 
@@ -75,7 +77,8 @@ def download(
         DownloadError: the server answered 4xx/5xx, the network failed, or the transfer was cut
             (then ``<dest>.part`` is kept so the next call resumes it).
     """
-    return _download(url, Path(dest), expected_sha256, show_progress, timeout, _Context(names=(Path(dest).name,)))
+    dest = Path(dest)
+    return _download(url, dest, expected_sha256, show_progress, timeout, _Context(names=(dest.name,)))
 
 
 def mirror_url(url: str, mirror: str) -> str:
@@ -87,7 +90,7 @@ def mirror_url(url: str, mirror: str) -> str:
     target = urllib.parse.urlsplit(url)
     base = urllib.parse.urlsplit(mirror)
     if not base.scheme or not base.netloc:
-        raise DownloadError(
+        raise ConfigError(
             f"mirror {mirror!r} is not an absolute URL",
             hint="pass the mirror as scheme://host[:port][/prefix], e.g. --mirror http://127.0.0.1:8000/",
         )
@@ -108,25 +111,29 @@ class _Context:
     """What error messages need beyond the URL: file names for --raw-dir, where the expected hash came from."""
 
     names: tuple[str, ...]
-    expected_from: str = "the caller"
+    expected_from: str = "as requested"
 
 
 def _download(url: str, dest: Path, expected: str | None, show_progress: bool, timeout: float, ctx: _Context) -> str:
+    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
     response, offset = _open(url, offset, part, timeout, ctx)
-    with response, open(part, "ab" if offset else "wb") as out:
-        digest = hashlib.sha256()
-        if offset:
-            with open(part, "rb") as done:
-                _feed(digest, done)
-        length = response.headers.get("Content-Length")
-        total = offset + int(length) if length is not None else None
-        received = _stream(response, out, digest, url, dest.name, offset, total, show_progress, ctx)
+    length = response.headers.get("Content-Length")
+    total = offset + int(length) if length is not None else None
+    digest = hashlib.sha256()
+    try:
+        with response, open(part, "ab" if offset else "wb") as out:
+            if offset:
+                with open(part, "rb") as done:
+                    _feed(digest, done)
+            received = _stream(response, out, digest, offset, total, dest.name, show_progress)
+    except (OSError, http.client.HTTPException) as exc:
+        raise _network_error(url, exc, ctx) from None
     if total is not None and received < total:
         raise DownloadError(
             f"download of {url} stopped after {received} of {total} bytes",
-            hint=f"run the same command again to resume from byte {received}; {_offline_hint(ctx.names)}",
+            hint=f"run the same command again to resume from byte {received}; or {_offline_hint(ctx.names)}",
         )
     sha256 = digest.hexdigest()
     _verify_download(part, url, sha256, expected, ctx)
@@ -148,7 +155,7 @@ def _open(url: str, offset: int, part: Path, timeout: float, ctx: _Context) -> t
             part.unlink(missing_ok=True)
             return _open(url, 0, part, timeout, ctx)
         raise DownloadError(
-            f"{url} answered HTTP {exc.code} ({exc.reason}); expected the file {ctx.names[0]}",
+            f"{url} answered HTTP {exc.code} ({exc.reason}); expected HTTP 200 with the file",
             hint=f"the server refused or lost the file; try later, or {_offline_hint(ctx.names)}",
         ) from None
     except (OSError, http.client.HTTPException) as exc:
@@ -168,23 +175,27 @@ def _range_start(response: http.client.HTTPResponse) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _stream(response, out, digest, url, label, offset, total, show_progress, ctx) -> int:  # noqa: ANN001
+def _stream(
+    response: http.client.HTTPResponse,
+    out: BinaryIO,
+    digest: hashlib._Hash,
+    offset: int,
+    total: int | None,
+    label: str,
+    show_progress: bool,
+) -> int:
+    """Copy the body to ``out`` while hashing it; returns the file size reached."""
     received = offset
     bar = console.progress(transfer=True) if show_progress else contextlib.nullcontext()
     with bar as progress:
         task = progress.add_task(label, total=total, completed=offset) if progress else None
-        while True:
-            try:
-                chunk = response.read(_CHUNK)
-            except (OSError, http.client.HTTPException) as exc:
-                raise _network_error(url, exc, ctx, received=received) from None
-            if not chunk:
-                return received
+        while chunk := response.read(_CHUNK):
             out.write(chunk)
             digest.update(chunk)
             received += len(chunk)
             if progress:
                 progress.update(task, completed=received)
+    return received
 
 
 def _verify_download(part: Path, url: str, actual: str, expected: str | None, ctx: _Context) -> None:
@@ -214,12 +225,11 @@ def _gzip_is_complete(path: Path) -> bool:
     return True
 
 
-def _network_error(url: str, exc: BaseException, ctx: _Context, *, received: int | None = None) -> DownloadError:
+def _network_error(url: str, exc: BaseException, ctx: _Context) -> DownloadError:
     reason = getattr(exc, "reason", None) or exc
-    where = f" after {received} bytes" if received else ""
     return DownloadError(
-        f"could not download {url}{where}: {reason}",
-        hint=f"check the network (or run again to resume), or {_offline_hint(ctx.names)}",
+        f"could not download {url}: {reason}",
+        hint=f"check the network connection, or {_offline_hint(ctx.names)}",
     )
 
 
@@ -238,7 +248,7 @@ def _feed(digest: hashlib._Hash, fh: BinaryIO) -> None:
 
 def fetch_source(
     dataset: DatasetSpec,
-    source_name: str,
+    source_name: str | None,
     raw_root: Path,
     *,
     mirror: str | None = None,
@@ -247,9 +257,11 @@ def fetch_source(
 ) -> dict[str, FetchedFile]:
     """Locate or download every file of one source of ``dataset``, verified against known checksums.
 
-    Per file, in order: the source's ``package_dir`` inside an installed package (found without
-    importing it); else ``raw_dir/<local_name>`` when ``raw_dir`` is given (never the network, and
-    nothing in ``raw_dir`` is ever changed); else the cached copy in
+    ``source_name=None`` picks the dataset's default source.
+
+    Per file, in order: ``raw_dir/<local_name>`` when ``raw_dir`` is given (never the network, and
+    nothing in ``raw_dir`` is ever changed); else the source's ``package_dir`` inside an installed
+    package (found without importing it); else the cached copy in
     ``raw_root/<dataset>/<source>/``; else a download (through ``mirror`` when given).
 
     Returns:
@@ -262,33 +274,36 @@ def fetch_source(
         DownloadError: a download failed; the hint names the files ``--raw-dir`` would need.
     """
     name, source = dataset.source(source_name)
+    names = tuple(f"{spec.local_name}{' (optional)' if spec.optional else ''}" for spec in source.files.values())
+    if raw_dir is not None and not Path(raw_dir).is_dir():
+        raise DataFormatError(
+            f"--raw-dir {raw_dir} is not a folder; expected a folder holding the raw files of {dataset.name}",
+            hint=f"create it and put these files there: {', '.join(names)}",
+        )
     folder = Path(raw_root) / dataset.name / name
-    lock = _Lock(folder / LOCK_FILE)
-    names = tuple(spec.local_name for spec in source.files.values())
+    lock = ChecksumLock(folder / LOCK_FILE)
     fetched = {}
     for role, spec in source.files.items():
-        if source.package_dir is not None:
-            item = _from_package(role, spec, source)
-        elif raw_dir is not None:
+        if raw_dir is not None:  # the user's own files win, even over a copy a package ships
             item = _from_raw_dir(role, spec, Path(raw_dir), lock, names)
+        elif source.package_dir is not None:
+            item = _from_package(role, spec, source.package_dir)
         else:
             item = _from_cache_or_network(role, spec, folder, lock, mirror, show_progress, names)
-        if item.path is not None:
-            assert item.sha256 is not None  # set together with path by every branch above
+        if item.path is not None and item.sha256 is not None:
             lock.record(spec.local_name, item.sha256, item.path.stat().st_size, spec.url)
+            lock.save()  # per file, so a later failure keeps what was already verified
         fetched[role] = item
-    lock.save()
     return fetched
 
 
-def _from_package(role: str, spec: FileSpec, source: SourceSpec) -> FetchedFile:
-    assert source.package_dir is not None  # the caller checked
-    path = _package_folder(source.package_dir) / spec.local_name
+def _from_package(role: str, spec: FileSpec, package_dir: str) -> FetchedFile:
+    path = _package_folder(package_dir) / spec.local_name
     if not path.is_file():
         if spec.optional:
             return FetchedFile(role, None, None, spec.url, "package")
         raise DataFormatError(
-            f"{path} does not exist; expected the file {spec.local_name} shipped in {source.package_dir}",
+            f"{path} does not exist; expected the file {spec.local_name} shipped in {package_dir}",
             hint="reinstall that package (pip install --force-reinstall), or pick another source",
         )
     sha256 = file_sha256(path)
@@ -315,7 +330,7 @@ def _package_folder(package_dir: str) -> Path:
     return Path(next(iter(found.submodule_search_locations))) / relative
 
 
-def _from_raw_dir(role: str, spec: FileSpec, raw_dir: Path, lock: _Lock, names: tuple[str, ...]) -> FetchedFile:
+def _from_raw_dir(role: str, spec: FileSpec, raw_dir: Path, lock: ChecksumLock, names: tuple[str, ...]) -> FetchedFile:
     path = raw_dir / spec.local_name
     if not path.is_file():
         if spec.optional:
@@ -338,7 +353,7 @@ def _from_cache_or_network(
     role: str,
     spec: FileSpec,
     folder: Path,
-    lock: _Lock,
+    lock: ChecksumLock,
     mirror: str | None,
     show_progress: bool,
     names: tuple[str, ...],
@@ -362,65 +377,23 @@ def _from_cache_or_network(
             hint=f"this file cannot be downloaded; put it in a folder and pass --raw-dir DIR (expected: {', '.join(names)})",
         )
     url = mirror_url(spec.url, mirror) if mirror else spec.url
-    console.info(f"downloading {url}")
-    folder.mkdir(parents=True, exist_ok=True)
+    console.info(f"downloading {escape(url)} → {escape(str(path))}")
     ctx = _Context(names=names, expected_from=expected_from)
-    sha256 = _download(url, path, expected, show_progress, 30.0, ctx)
+    sha256 = _download(url, path, expected, show_progress, DEFAULT_TIMEOUT, ctx)
     return FetchedFile(role, path, sha256, spec.url, "download")
 
 
-def _expected(spec: FileSpec, lock: _Lock) -> tuple[str | None, str]:
+def _expected(spec: FileSpec, lock: ChecksumLock) -> tuple[str | None, str]:
     if spec.sha256 is not None:
         return spec.sha256, "pinned in datasets.yaml"
     recorded = lock.sha256(spec.local_name)
     return recorded, f"recorded in {lock.path} when first fetched"
 
 
-def _mismatch_hint(spec: FileSpec, lock: _Lock) -> str:
+def _mismatch_hint(spec: FileSpec, lock: ChecksumLock) -> str:
     if spec.sha256 is not None:
         return "the file is corrupt or a different version; fetch it again from the catalogue's URL"
     return (
         "the file changed since its checksum was first recorded; if the new file is intended, "
         f"delete the entry {spec.local_name!r} from {lock.path} and run again"
     )
-
-
-class _Lock:
-    """The checksum lock file of one source folder; saved atomically, and only when it changed."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._entries = self._load()
-        self._dirty = False
-
-    def _load(self) -> dict[str, dict]:
-        if not self.path.is_file():
-            return {}
-        try:
-            entries = json.loads(self.path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataFormatError(
-                f"{self.path} is not valid JSON ({exc}); expected {{file name: {{sha256, bytes, url}}}}",
-                hint="delete the file; the next fetch records the checksums again",
-            ) from None
-        if not isinstance(entries, dict):
-            raise DataFormatError(
-                f"{self.path} holds a {type(entries).__name__}; expected {{file name: {{sha256, bytes, url}}}}",
-                hint="delete the file; the next fetch records the checksums again",
-            )
-        return entries
-
-    def sha256(self, name: str) -> str | None:
-        entry = self._entries.get(name)
-        return entry.get("sha256") if isinstance(entry, dict) else None
-
-    def record(self, name: str, sha256: str, size: int, url: str | None) -> None:
-        entry = {"sha256": sha256, "bytes": size, "url": url}
-        if self._entries.get(name) != entry:
-            self._entries[name] = entry
-            self._dirty = True
-
-    def save(self) -> None:
-        if self._dirty:
-            atomic.write_text(self.path, json.dumps(self._entries, indent=2, sort_keys=True) + "\n")
-            self._dirty = False

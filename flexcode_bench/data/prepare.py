@@ -187,13 +187,17 @@ def _build(
 
 
 def _forget_bad_download(exc: DataFormatError, fetched: dict) -> None:
-    """A truncated or unreadable *downloaded* file is deleted so the next run fetches it again.
-
-    Files the user placed by hand (``--raw-dir``) or that a package ships are never touched.
+    """A truncated or unreadable *downloaded* file is deleted (with its lock entry) so the next run
+    fetches it again. Files the user placed by hand (``--raw-dir``) or that a package ships are never touched.
     """
+    from flexcode_bench.data.checksum_lock import LOCK_FILE, ChecksumLock
+
     for f in fetched.values():
         if f.path is not None and f.source in ("download", "cache") and str(f.path) in exc.message:
             f.path.unlink(missing_ok=True)
+            lock = ChecksumLock(f.path.parent / LOCK_FILE)
+            lock.forget(f.path.name)
+            lock.save()
             exc.hint = f"the damaged download {f.path} was deleted; run the command again to fetch it anew"
 
 

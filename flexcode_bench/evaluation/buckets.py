@@ -58,18 +58,24 @@ class BucketScheme:
     def __post_init__(self) -> None:
         if self.name not in SCHEMES:
             raise ConfigError(f"unknown bucket scheme {self.name!r}{did_you_mean(str(self.name), list(SCHEMES))}")
-        default_head, default_torso = _DEFAULTS[self.name]
-        # Frozen dataclass: the defaults depend on the name, so they are set here.
-        for attr, default in (("head", default_head), ("torso", default_torso)):
+        fractions = []
+        for attr, default in zip(("head", "torso"), _DEFAULTS[self.name]):
             value = getattr(self, attr)
             value = default if value is None else value
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ConfigError(f"bucket scheme {attr} must be a fraction in [0, 1], got {value!r}")
+            fractions.append(float(value))
+            # Frozen dataclass: the defaults depend on the name, so they are filled in here.
             object.__setattr__(self, attr, float(value))
-        if self.head + self.torso > 1.0 + _EPS:  # type: ignore[operator]
+        if sum(fractions) > 1.0 + _EPS:
             raise ConfigError(
-                f"bucket scheme head + torso must be <= 1 (the tail gets the rest), got {self.head} + {self.torso}"
+                f"bucket scheme head + torso must be <= 1 (the tail gets the rest), got {fractions[0]} + {fractions[1]}"
             )
+
+    @property
+    def cuts(self) -> tuple[float, float]:
+        """Cumulative upper bounds of head and torso: ``(head, head + torso)``."""
+        return float(self.head or 0.0), float(self.head or 0.0) + float(self.torso or 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,7 +148,9 @@ def popularity_buckets(train_counts: np.ndarray, scheme: BucketScheme = BucketSc
     """
     counts = np.asarray(train_counts)
     if counts.ndim != 1 or counts.size == 0:
-        raise EvaluationInputError(f"train_counts must be a non-empty 1-D array (one count per item), got shape {counts.shape}")
+        raise EvaluationInputError(
+            f"train_counts must be a non-empty 1-D array (one count per item), got shape {counts.shape}"
+        )
     if not np.issubdtype(counts.dtype, np.integer):
         raise EvaluationInputError(f"train_counts must be integer counts, got dtype {counts.dtype}")
     counts = counts.astype(np.int64)
@@ -154,16 +162,15 @@ def popularity_buckets(train_counts: np.ndarray, scheme: BucketScheme = BucketSc
     order = np.argsort(-counts, kind="stable")
     n_warm = int(np.count_nonzero(counts))
     warm = order[:n_warm]
+    head_cut, torso_cut = scheme.cuts
     if scheme.name == "share":
-        head_end = _round_half_up(scheme.head * n_warm)  # type: ignore[operator]
-        torso_end = _round_half_up((scheme.head + scheme.torso) * n_warm)  # type: ignore[operator]
+        head_end, torso_end = _round_half_up(head_cut * n_warm), _round_half_up(torso_cut * n_warm)
         position = np.arange(n_warm)
         is_head, is_torso = position < head_end, position < torso_end
     else:
         total = int(counts.sum())
         covered_before = np.cumsum(counts[warm]) - counts[warm]
-        is_head = covered_before < scheme.head * total  # type: ignore[operator]
-        is_torso = covered_before < (scheme.head + scheme.torso) * total  # type: ignore[operator]
+        is_head, is_torso = covered_before < head_cut * total, covered_before < torso_cut * total
 
     item_bucket = np.full(len(counts), "cold", dtype="<U5")
     item_bucket[warm] = np.where(is_head, "head", np.where(is_torso, "torso", "tail"))

@@ -94,7 +94,9 @@ def mean_metrics(per_user: Mapping[str, np.ndarray]) -> dict[str, float]:
     if not lengths:
         raise EvaluationInputError("no metrics to average")
     if len(set(lengths.values())) != 1:
-        raise EvaluationInputError(f"per-user metric arrays differ in length (they must cover the same users): {lengths}")
+        raise EvaluationInputError(
+            f"per-user metric arrays differ in length (they must cover the same users): {lengths}"
+        )
     if next(iter(lengths.values())) == 0:
         raise EvaluationInputError("cannot average metrics over zero users")
     return {name: float(np.mean(np.asarray(values, dtype=np.float64))) for name, values in per_user.items()}

@@ -1,0 +1,64 @@
+"""``flexbench run``: train and evaluate a grid of datasets × models × seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from flexcode_bench import console
+from flexcode_bench.cli.errors import friendly_errors
+
+
+@friendly_errors
+def command(
+    *,
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset(s) (default: ml-100k).")] = None,
+    model: Annotated[
+        Optional[list[str]], typer.Option("--model", "-m", help="Model(s), e.g. sasrec or recbole:GRU4Rec.")
+    ] = None,
+    seed: Annotated[Optional[list[int]], typer.Option("--seed", help="Seed(s); repeatable.")] = None,
+    seeds: Annotated[Optional[int], typer.Option(min=1, help="Run seeds 0..N-1.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="smoke | quick | paper (default: quick).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML overrides (below flags).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda (default: auto).")] = None,
+    mask_history: Annotated[
+        Optional[bool], typer.Option("--mask-history/--no-mask-history", help="Remove history items from rankings.")
+    ] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(envvar="FLEXBENCH_DATA", help="Prepared data (default: ./data).")] = None,
+    results_dir: Annotated[Optional[Path], typer.Option(help="Where runs are written (default: ./results).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Redo runs even when a finished identical one exists.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcomes as JSON on stdout.")] = False,
+) -> None:
+    """Train, evaluate and record every dataset × model × seed; finished identical runs are skipped."""
+    from flexcode_bench.config import load_grid_config
+    from flexcode_bench.errors import ConfigError
+    from flexcode_bench.runner import run_grid
+
+    if seed and seeds:
+        raise ConfigError("give --seed or --seeds, not both")
+    flags = {
+        "datasets": dataset or None,
+        "models": model or None,
+        "seeds": list(seed) if seed else (list(range(seeds)) if seeds else None),
+        "profile": profile,
+        "device": device,
+        "mask_history": mask_history,
+        "data_dir": data_dir,
+        "results_dir": results_dir,
+    }
+    grid = load_grid_config(config, flags)
+    outcomes = run_grid(grid.expand(), force=force)
+
+    if as_json:
+        rows = [
+            {"dataset": o.config.dataset, "model": o.config.model, "seed": o.config.seed, "status": o.status,
+             "path": str(o.path), "config_hash": o.config_hash, "test": o.test_metrics, "error": o.error}
+            for o in outcomes
+        ]  # fmt: skip
+        console.data.print_json(json.dumps(rows))
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        raise typer.Exit(1)

@@ -14,9 +14,10 @@ would produce on our split: one per training prefix, and one valid and one test 
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -35,11 +36,15 @@ VALID_METRIC = "NDCG@10"
 
 # Sequential models that cannot run on (history -> next item) data alone, with the reason.
 UNSUPPORTED = {
-    **dict.fromkeys(["Caser", "FOSSIL", "FPMC", "HGN", "HRM", "NPE", "SHAN", "TransRec"],
-                    "it needs the user id at scoring time, which ScoringRecommender.score does not receive"),
+    **dict.fromkeys(
+        ["Caser", "FOSSIL", "FPMC", "HGN", "HRM", "NPE", "SHAN", "TransRec"],
+        "it needs the user id at scoring time, which ScoringRecommender.score does not receive",
+    ),
     **dict.fromkeys(["DIN", "DIEN"], "it is a click-through-rate model that needs labels, not next-item ranking"),
-    **dict.fromkeys(["FDSA", "SASRecF", "GRU4RecF", "GRU4RecKG", "KSR", "S3Rec"],
-                    "it needs item features or a pre-training stage that the export does not provide"),
+    **dict.fromkeys(
+        ["FDSA", "SASRecF", "GRU4RecF", "GRU4RecKG", "KSR", "S3Rec"],
+        "it needs item features or a pre-training stage that the export does not provide",
+    ),
 }
 
 
@@ -58,19 +63,47 @@ class RecBoleConfig:
 
     @classmethod
     def from_profile(cls, model: str, profile: str = "quick", **changes: Any) -> RecBoleConfig:
+        """A profile's settings for ``model``, keeping only the hyper-parameters that model has."""
         if profile not in PROFILES:
             raise UnknownNameError(f"unknown profile {profile!r}" + did_you_mean(profile, list(PROFILES)))
-        return replace(PROFILES[profile], model=model, **changes)
+        model = resolve_model(model)
+        known = recbole_parameters(model)
+        base = PROFILES[profile]
+        overrides = {k: v for k, v in base.overrides.items() if k in known} | changes.pop("overrides", {})
+        return replace(base, model=model, overrides=overrides, **changes)
 
 
 # Keys a model does not use are ignored by RecBole, so one profile serves SASRec, GRU4Rec, BERT4Rec...
 PROFILES = {
-    "smoke": RecBoleConfig(model="SASRec", epochs=1, train_batch_size=256, stopping_step=1, max_seq_length=20,
-                           overrides={"hidden_size": 16, "inner_size": 32, "n_layers": 1, "n_heads": 1,
-                                      "embedding_size": 16, "num_layers": 1, "loss_type": "CE"}),
-    "quick": RecBoleConfig(model="SASRec", epochs=10, stopping_step=3,
-                           overrides={"hidden_size": 64, "inner_size": 128, "n_layers": 2, "n_heads": 2,
-                                      "embedding_size": 64, "loss_type": "CE"}),
+    "smoke": RecBoleConfig(
+        model="SASRec",
+        epochs=1,
+        train_batch_size=256,
+        stopping_step=1,
+        max_seq_length=20,
+        overrides={
+            "hidden_size": 16,
+            "inner_size": 32,
+            "n_layers": 1,
+            "n_heads": 1,
+            "embedding_size": 16,
+            "num_layers": 1,
+            "loss_type": "CE",
+        },
+    ),
+    "quick": RecBoleConfig(
+        model="SASRec",
+        epochs=5,
+        stopping_step=2,
+        overrides={
+            "hidden_size": 64,
+            "inner_size": 128,
+            "n_layers": 2,
+            "n_heads": 2,
+            "embedding_size": 64,
+            "loss_type": "CE",
+        },
+    ),
     "paper": RecBoleConfig(model="SASRec", epochs=200, stopping_step=10, overrides={"loss_type": "CE"}),
 }
 
@@ -81,8 +114,11 @@ def sequential_models() -> dict[str, type]:
     import recbole.model.sequential_recommender as seq
     from recbole.model.abstract_recommender import SequentialRecommender
 
-    return {name: obj for name, obj in vars(seq).items()
-            if isinstance(obj, type) and issubclass(obj, SequentialRecommender) and obj is not SequentialRecommender}
+    return {
+        name: obj
+        for name, obj in vars(seq).items()
+        if isinstance(obj, type) and issubclass(obj, SequentialRecommender) and obj is not SequentialRecommender
+    }
 
 
 def resolve_model(name: str) -> str:
@@ -91,11 +127,48 @@ def resolve_model(name: str) -> str:
     by_lower = {n.lower(): n for n in names}
     canonical = by_lower.get(name.lower())
     if canonical is None:
-        raise UnknownNameError(f"unknown RecBole sequential model {name!r}" + did_you_mean(name, names),
-                               hint="any class in recbole.model.sequential_recommender, e.g. SASRec, GRU4Rec, BERT4Rec")
+        raise UnknownNameError(
+            f"unknown RecBole sequential model {name!r}" + did_you_mean(name, names),
+            hint="any class in recbole.model.sequential_recommender, e.g. SASRec, GRU4Rec, BERT4Rec",
+        )
     if canonical in UNSUPPORTED:
         raise ConfigError(f"RecBole model {canonical!r} is not supported by the adapter: {UNSUPPORTED[canonical]}")
     return canonical
+
+
+def recbole_parameters(model: str) -> set[str]:
+    """The option names RecBole reads for ``model``: its model YAML plus RecBole's overall settings."""
+    import yaml
+
+    properties = Path(recbole_compat.import_recbole().__file__).parent / "properties"
+    names: set[str] = set()
+    for path in (properties / "overall.yaml", properties / "model" / f"{model}.yaml"):
+        if path.is_file():
+            names |= set(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return names
+
+
+def build(model: str, profile: str, overrides: Mapping[str, Any], *, workdir: Path | None = None) -> RecBoleModel:
+    """Model factory for ``recbole:<Name>``: defaults < profile < overrides.
+
+    An override that names a :class:`RecBoleConfig` field sets that field; any other key must be one of
+    the model's RecBole options (e.g. ``hidden_size``) and goes to ``overrides``. Typos are errors.
+    """
+    config = RecBoleConfig.from_profile(model, profile)
+    fields = {f.name for f in dataclasses.fields(RecBoleConfig)} - {"model", "overrides"}
+    known = recbole_parameters(config.model) - fields
+    top: dict[str, Any] = {}
+    hyper = dict(config.overrides)
+    for key, value in overrides.items():
+        if key in fields:
+            top[key] = value
+        elif key in known:
+            hyper[key] = value
+        else:
+            raise ConfigError(
+                f"RecBole {config.model}: unknown option {key!r}" + did_you_mean(key, sorted(fields | known))
+            )
+    return RecBoleModel(replace(config, **top, overrides=hyper), workdir=workdir)
 
 
 def export_atomic(data: PreparedDataset, out_dir: Path, *, max_seq_length: int = 50) -> Path:
@@ -114,7 +187,9 @@ def export_atomic(data: PreparedDataset, out_dir: Path, *, max_seq_length: int =
         tail = " ".join(map(str, history[-max_seq_length:].tolist()))
         return f"{user}\t{tail}\t{target}\t{len(history)}\n"
 
-    train_rows = [row(u, seq[:i], int(seq[i])) for u, seq in enumerate(data.train_sequences) for i in range(1, len(seq))]
+    train_rows = [
+        row(u, seq[:i], int(seq[i])) for u, seq in enumerate(data.train_sequences) for i in range(1, len(seq))
+    ]
     splits = {"train": train_rows}
     for split in ("valid", "test"):
         histories, targets = data.history(split), data.targets(split)
@@ -129,7 +204,12 @@ def export_atomic(data: PreparedDataset, out_dir: Path, *, max_seq_length: int =
 
 
 def recbole_config_dict(config: RecBoleConfig, data_path: Path, checkpoint_dir: Path, seed: int) -> dict:
-    """The ``config_dict`` handed to RecBole's ``Config`` (no YAML files)."""
+    """The ``config_dict`` handed to RecBole's ``Config`` (no YAML files): our settings plus the model's."""
+    return {**_adapter_settings(config, data_path, checkpoint_dir, seed), **config.overrides}
+
+
+def _adapter_settings(config: RecBoleConfig, data_path: Path, checkpoint_dir: Path, seed: int) -> dict:
+    """The options that define the data, the protocol and the schedule; ``overrides`` may not change them."""
     ce = config.overrides.get("loss_type", "CE") == "CE"
     return {
         "benchmark_filename": ["train", "valid", "test"],
@@ -156,7 +236,6 @@ def recbole_config_dict(config: RecBoleConfig, data_path: Path, checkpoint_dir: 
         "checkpoint_dir": str(checkpoint_dir),
         "save_dataset": False,
         "save_dataloaders": False,
-        **config.overrides,
     }
 
 
@@ -168,7 +247,9 @@ class RecBoleData(NamedTuple):
     test: Any
 
 
-def build_recbole_data(config: RecBoleConfig, data: PreparedDataset, workdir: Path, *, device: str, seed: int) -> RecBoleData:
+def build_recbole_data(
+    config: RecBoleConfig, data: PreparedDataset, workdir: Path, *, device: str, seed: int
+) -> RecBoleData:
     """Export ``data`` and load it back through RecBole's own Config, dataset and data preparation.
 
     Call inside :func:`baselines.recbole_compat.session`.
@@ -182,7 +263,9 @@ def build_recbole_data(config: RecBoleConfig, data: PreparedDataset, workdir: Pa
     checkpoint_dir = workdir / "checkpoints"
     for stale in checkpoint_dir.glob(f"{DATASET_TOKEN}-*.pth"):  # RecBole would reuse a cached dataset blindly
         stale.unlink()
-    rb_config = Config(model=model, dataset=DATASET_TOKEN, config_dict=recbole_config_dict(config, data_path, checkpoint_dir, seed))
+    rb_config = Config(
+        model=model, dataset=DATASET_TOKEN, config_dict=recbole_config_dict(config, data_path, checkpoint_dir, seed)
+    )
     rb_config["device"] = torch.device(device)
     rb_config["use_gpu"] = device.startswith("cuda")
     dataset = create_dataset(rb_config)
@@ -195,8 +278,10 @@ def item_index(dataset: Any, n_items: int) -> np.ndarray:
     token2id = dataset.field2token_id[dataset.iid_field]
     missing = [i for i in range(n_items) if str(i) not in token2id]
     if missing or len(token2id) != n_items + 1:
-        raise DataFormatError(f"RecBole's item vocabulary ({len(token2id) - 1} items) does not match ours ({n_items}); "
-                              f"missing e.g. {missing[:5]}")
+        raise DataFormatError(
+            f"RecBole's item vocabulary ({len(token2id) - 1} items) does not match ours ({n_items}); "
+            f"missing e.g. {missing[:5]}"
+        )
     return np.array([token2id[str(i)] for i in range(n_items)], dtype=np.int64)
 
 
@@ -204,7 +289,10 @@ def split_in_our_ids(loader: Any) -> tuple[np.ndarray, np.ndarray, list[np.ndarr
     """(users, targets, histories) of a RecBole split, translated back to our ids, in row order."""
     ds = loader._dataset
     inter = ds.inter_feat
-    to_token = lambda field, ids: ds.id2token(field, ids).astype(np.int64)  # noqa: E731
+
+    def to_token(field: str, ids: np.ndarray) -> np.ndarray:
+        return ds.id2token(field, ids).astype(np.int64)
+
     users = to_token(ds.uid_field, inter[ds.uid_field].numpy())
     targets = to_token(ds.iid_field, inter[ds.iid_field].numpy())
     lists, lengths = inter[ds.item_id_list_field].numpy(), inter[ds.item_list_length_field].numpy()
@@ -233,6 +321,12 @@ class RecBoleModel:
     """A RecBole sequential model behind flexbench's :class:`~flexcode_bench.recommender.ScoringRecommender`."""
 
     def __init__(self, config: RecBoleConfig, workdir: Path | None = None) -> None:
+        protected = sorted(set(config.overrides) & set(_adapter_settings(config, Path(), Path(), 0)))
+        if protected:
+            raise ConfigError(
+                f"RecBole options {protected} are set by the adapter to keep flexbench's protocol",
+                hint="set epochs, batch sizes, learning_rate, stopping_step and max_seq_length on RecBoleConfig",
+            )
         self.config = replace(config, model=resolve_model(config.model))
         self.workdir = Path(workdir) if workdir is not None else None
         self.recbole_model: Any = None
@@ -241,6 +335,11 @@ class RecBoleModel:
         self._device = "cpu"
 
     def fit(self, data: PreparedDataset, *, device: str, seed: int, on_epoch: OnEpoch | None = None) -> FitResult:
+        """Train with RecBole's Trainer on our split; keep the best-validation checkpoint.
+
+        Epochs are 0-based as in RecBole; an EpochReport's ``seconds`` covers training plus validation
+        and its ``train_loss`` is the mean over batches. Files go to ``workdir`` (a temp dir if None).
+        """
         from recbole.utils import get_model, get_trainer, init_seed
 
         workdir = self.workdir or Path(tempfile.mkdtemp(prefix="flexbench-recbole-"))
@@ -248,6 +347,7 @@ class RecBoleModel:
         with recbole_compat.session(workdir) as log_path:
             rb = build_recbole_data(self.config, data, workdir, device=device, seed=seed)
             check_splits(rb, data, self.config.max_seq_length)
+            index = item_index(rb.dataset, data.n_items)
             init_seed(seed, True)
             model = get_model(self.config.model)(rb.config, rb.train._dataset).to(device)
             trainer = get_trainer(rb.config["MODEL_TYPE"], self.config.model)(rb.config, model)
@@ -258,8 +358,7 @@ class RecBoleModel:
             model.load_other_parameter(checkpoint.get("other_parameter"))
             test_result = trainer.evaluate(rb.test, load_best_model=False, show_progress=False)
         model.eval()
-        self.recbole_model, self.recbole_data, self._device = model, rb, device
-        self.item_index = item_index(rb.dataset, data.n_items)
+        self.recbole_model, self.recbole_data, self.item_index, self._device = model, rb, index, device
         return FitResult(
             epochs=epochs,
             best_epoch=int(checkpoint["epoch"]),
@@ -268,7 +367,8 @@ class RecBoleModel:
                 "recbole_model": self.config.model,
                 "recbole_valid_metric": VALID_METRIC,
                 "recbole_best_valid": {k: float(v) for k, v in (trainer.best_valid_result or {}).items()},
-                "recbole_test": {k: float(v) for k, v in (test_result or {}).items()},  # RecBole's own evaluator, for cross-checks
+                # RecBole's own evaluator on the test split, for cross-checks against flexbench's
+                "recbole_test": {k: float(v) for k, v in (test_result or {}).items()},
                 "train_rows": len(rb.train._dataset),
                 "checkpoint": str(trainer.saved_model_file),
                 "log_file": str(log_path),
@@ -295,7 +395,9 @@ class RecBoleModel:
             inter = Interaction({model.ITEM_SEQ: torch.from_numpy(seqs), model.ITEM_SEQ_LEN: torch.from_numpy(lengths)})
             with torch.no_grad():
                 scores = model.full_sort_predict(inter.to(self._device))  # [B, 1 + n_items], column 0 = padding
-            out[start : start + len(batch)] = scores.view(len(batch), -1)[:, torch.from_numpy(index)].float().cpu().numpy()
+            out[start : start + len(batch)] = (
+                scores.view(len(batch), -1)[:, torch.from_numpy(index)].float().cpu().numpy()
+            )
         return out
 
 
@@ -313,9 +415,13 @@ def _hook_epochs(trainer: Any, n_batches: int, on_epoch: OnEpoch | None) -> list
         valid_score, valid_result = valid_epoch(*args, **kwargs)
         epoch = current["epoch"]
         loss = trainer.train_loss_dict[epoch]  # RecBole's sum over batches
-        report = EpochReport(epoch=epoch, train_loss=float(loss) / max(n_batches, 1), valid_metric=float(valid_score),
-                             seconds=time.perf_counter() - current["t"],
-                             extra={f"valid_{k}": float(v) for k, v in valid_result.items()})
+        report = EpochReport(
+            epoch=epoch,
+            train_loss=float(loss) / max(n_batches, 1),
+            valid_metric=float(valid_score),
+            seconds=time.perf_counter() - current["t"],
+            extra={f"valid_{k}": float(v) for k, v in valid_result.items()},
+        )
         reports.append(report)
         if on_epoch is not None:
             on_epoch(report)

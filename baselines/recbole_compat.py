@@ -64,7 +64,7 @@ def import_recbole() -> ModuleType:
         import recbole
         import recbole.config
         import recbole.data
-        import recbole.model.sequential_recommender  # noqa: F401  (runs set_detect_anomaly(True))
+        import recbole.model.sequential_recommender  # runs set_detect_anomaly(True)
         import recbole.trainer
         import recbole.utils
     torch.autograd.set_detect_anomaly(was_enabled)
@@ -100,9 +100,19 @@ class _RecBoleRouter(logging.Handler):
         if record.pathname.startswith(self.recbole_dir):
             self.file_handler.handle(record)
         elif record.levelno >= self.previous_level:
-            for handler in self.previous or [logging.lastResort]:
+            for handler in self.previous or ([] if _has_own_handler(record.name) else [logging.lastResort]):
                 if handler is not None and record.levelno >= handler.level:
                     handler.handle(record)
+
+
+def _has_own_handler(name: str) -> bool:
+    """Whether a logger below the root (or one of its parents) has a handler, as logging checks before lastResort."""
+    logger: logging.Logger | None = logging.getLogger(name)
+    while logger is not None and logger is not logging.getLogger():
+        if logger.handlers:
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
 
 
 @contextlib.contextmanager
@@ -114,7 +124,7 @@ def session(workdir: Path) -> Iterator[Path]:
     """
     import torch
 
-    import_recbole()
+    recbole = import_recbole()
     from recbole.utils.logger import RemoveColorFilter
 
     trainer_module = sys.modules["recbole.trainer.trainer"]
@@ -135,17 +145,21 @@ def session(workdir: Path) -> Iterator[Path]:
     root.setLevel(logging.INFO)
     sys.argv = saved_argv[:1]
     trainer_module.get_tensorboard = lambda logger: _NullWriter()
+    caught: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            try:
-                yield log_path
-            finally:
-                for w in caught:
-                    message = f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
-                    file_handler.handle(logging.makeLogRecord({"levelno": logging.WARNING,
-                                                               "levelname": "WARNING", "msg": message}))
+            yield log_path
     finally:
+        recbole_dir = os.path.dirname(recbole.__file__)
+        for w in caught:
+            if w.filename.startswith(recbole_dir):
+                message = f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
+                file_handler.handle(
+                    logging.makeLogRecord({"levelno": logging.WARNING, "levelname": "WARNING", "msg": message})
+                )
+            else:  # not RecBole's: let the usual filters decide, as if it had never been caught
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
         root.handlers = saved_handlers
         root.setLevel(saved_level)
         sys.argv = saved_argv

@@ -48,3 +48,13 @@ def progress(*, transfer: bool = False) -> Progress:
     else:
         columns += [MofNCompleteColumn(), TimeElapsedColumn()]
     return Progress(*columns, console=status, transient=True)
+
+
+def print_table(table) -> None:
+    """Print a Rich table on stdout; when stdout is not a terminal, at its natural width (never squashed
+    into ellipses by an assumed 80-column page)."""
+    if data.is_terminal:
+        data.print(table)
+        return
+    natural = data.measure(table, options=data.options.update_width(10_000)).maximum
+    Console(file=data.file, width=max(data.width, natural), highlight=False, no_color=data.no_color).print(table)

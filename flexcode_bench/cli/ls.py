@@ -46,4 +46,4 @@ def datasets(as_json: JsonOption = False) -> None:
         expected = row["expected"]
         counts = "—" if expected is None else " / ".join(f"{v:,}" for v in expected.values())
         table.add_row(row["name"], sources, counts, row["description"])
-    console.data.print(table)
+    console.print_table(table)

@@ -76,7 +76,7 @@ def _render(result) -> None:
         table.add_row(f"dropped: {step}", f"{count:,}")
     if result.embeddings:
         table.add_row("embeddings", str(result.embeddings.name))
-    console.data.print(table)
+    console.print_table(table)
     verb = "reused" if result.reused else "prepared"
     seconds = sum(result.timings.values())
     console.success(f"{result.dataset} {verb} in {seconds:.1f} s")

@@ -40,6 +40,6 @@ def command(
         console.data.print(to_json(report), soft_wrap=True)
         return
     for table in to_rich(report):
-        console.data.print(table)
+        console.print_table(table)
     if report.failed:
         console.warning(f"{len(report.failed)} failed run(s) not shown: {', '.join(report.failed)}")

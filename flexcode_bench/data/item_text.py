@@ -45,7 +45,9 @@ def _parse_segment(template: str, segment: str) -> list[_Piece]:
                 hint="write placeholders as {title}, {brand}, ...",
             )
         if spec and "{" in spec:
-            raise ConfigError(f"item-text template {template!r}: nested placeholders in a format spec are not supported")
+            raise ConfigError(
+                f"item-text template {template!r}: nested placeholders in a format spec are not supported"
+            )
         pieces.append(_Piece(literal, field, conversion, spec or ""))
     return pieces
 

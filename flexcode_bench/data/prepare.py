@@ -21,6 +21,7 @@ from flexcode_bench import __version__, console
 from flexcode_bench.config import PrepareConfig, stable_hash
 from flexcode_bench.data import prepared as layout
 from flexcode_bench.data.catalogue import DatasetSpec, load_catalogue
+from flexcode_bench.data.raw import RawDataset
 from flexcode_bench.errors import DataFormatError
 
 # Bump when preprocessing logic changes in a way that changes its output: it invalidates old folders.
@@ -126,9 +127,6 @@ def _build(
     input_key: str,
     out_dir: Path,
 ) -> tuple[int, list[str]]:
-    from flexcode_bench.atomic import atomic_directory
-    from flexcode_bench.data.item_text import render_item_texts
-    from flexcode_bench.data.preprocess import preprocess
     from flexcode_bench.data.readers import READERS
 
     source = spec.sources[source_name]
@@ -139,7 +137,36 @@ def _build(
         except DataFormatError as exc:
             _forget_bad_download(exc, fetched)
             raise
-    with console.status.status(f"preprocessing {spec.name} (k-core {k_core}, leave-one-out)"):
+    sources = {
+        role: {"file": str(f.path) if f.path else None, "url": f.url, "sha256": f.sha256, "origin": f.source}
+        for role, f in sorted(fetched.items())
+    }
+    return prepare_raw(
+        raw, name=spec.name, out_dir=out_dir, k_core=k_core, template=template,
+        manifest_extra={"input_key": input_key, "processing": processing, "sources": sources},
+    )  # fmt: skip
+
+
+def prepare_raw(
+    raw: RawDataset,
+    *,
+    name: str,
+    out_dir: Path,
+    k_core: int = 5,
+    template: str = "title: {title}",
+    manifest_extra: dict | None = None,
+) -> tuple[int, list[str]]:
+    """Preprocess an in-memory :class:`RawDataset` and write the prepared folder atomically.
+
+    This is the path every catalogue dataset takes after its reader; it is public so that data from
+    elsewhere (a DataFrame of your own) gets exactly the same treatment. Returns the number of
+    quarantined lines and the warnings to show.
+    """
+    from flexcode_bench.atomic import atomic_directory
+    from flexcode_bench.data.item_text import render_item_texts
+    from flexcode_bench.data.preprocess import preprocess
+
+    with console.status.status(f"preprocessing {name} (k-core {k_core}, leave-one-out)"):
         processed = preprocess(raw, k_core=k_core)
         items = processed.items.copy()
         items.insert(2, "text", render_item_texts(template, items))
@@ -148,14 +175,9 @@ def _build(
         stats["lines_read"] = raw.lines_read
 
     manifest = {
-        "dataset": spec.name,
+        "dataset": name,
         "package_version": __version__,
-        "input_key": input_key,
-        "processing": processing,
-        "sources": {
-            role: {"file": str(f.path) if f.path else None, "url": f.url, "sha256": f.sha256, "origin": f.source}
-            for role, f in sorted(fetched.items())
-        },
+        **(manifest_extra or {}),
         "policies": processed.policies,
         "fingerprint": _fingerprint(processed.interactions, items),
         "has_timestamps": raw.has_timestamps,

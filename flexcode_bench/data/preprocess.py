@@ -36,7 +36,8 @@ _RESERVED_FIELDS = ("original_id", "train_count", "text")
 class Processed:
     """Preprocessing output; the tables match the prepared-dataset layout (see :mod:`flexcode_bench.data.prepared`)."""
 
-    interactions: pd.DataFrame  # user:int32, item:int32, timestamp:float64, position:int32, split:str — sorted by (user, position)
+    # user:int32, item:int32, timestamp:float64, position:int32, split:str — sorted by (user, position)
+    interactions: pd.DataFrame
     users: pd.DataFrame  # user:int32, original_id:str
     items: pd.DataFrame  # item:int32, original_id:str, train_count:int64, <text fields>:str ("" when missing)
     dropped: dict[str, int]  # rows dropped per step, in the order of STEPS
@@ -118,7 +119,9 @@ def _text_fields(raw_items: pd.DataFrame, original_ids: np.ndarray) -> pd.DataFr
     fields = [c for c in raw_items.columns if c != "item"]
     clashes = [f for f in fields if f in _RESERVED_FIELDS]
     if clashes:
-        raise DataFormatError(f"reader output: item field name(s) {clashes} are reserved ({', '.join(_RESERVED_FIELDS)})")
+        raise DataFormatError(
+            f"reader output: item field name(s) {clashes} are reserved ({', '.join(_RESERVED_FIELDS)})"
+        )
     table = raw_items.assign(item=raw_items["item"].astype(str)).drop_duplicates("item", keep="first")
     table = table.set_index("item").reindex(original_ids)
     return pd.DataFrame(
@@ -144,9 +147,8 @@ def preprocess(raw: RawDataset, *, k_core: int = 5) -> Processed:
     item_codes, item_names = pd.factorize(frame["item"].to_numpy()[source].astype(str))
     timestamps = frame["timestamp"].to_numpy(dtype=np.float64)[source]
     if raw.has_timestamps and np.isnan(timestamps).any():
-        raise DataFormatError(
-            f"reader output: {int(np.isnan(timestamps).sum())} interactions have no timestamp although the source has them"
-        )
+        n_missing = int(np.isnan(timestamps).sum())
+        raise DataFormatError(f"reader output: {n_missing} interactions have no timestamp although the source has them")
 
     # lexsort is stable and its last key is primary: time, then source position for ties.
     chronological = np.lexsort((source, timestamps)) if raw.has_timestamps else np.arange(len(source))

@@ -15,12 +15,32 @@ The k-means and codebook-usage helpers here are numpy/faiss only and shared with
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
 from flexcode_bench import console
 from flexcode_bench.errors import ConfigError, DataFormatError
+
+
+@contextlib.contextmanager
+def _faiss_single_thread() -> Iterator[None]:
+    """Run faiss on one thread, then restore its setting.
+
+    faiss and torch ship separate OpenMP runtimes whose idle threads spin-wait; interleaved with
+    torch work, a multi-threaded faiss k-means ran 5-10x slower on a 2-core CPU than a
+    single-threaded one. Our k-means problems (<= ~65k points x 256 codes) are small enough for one.
+    """
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
 
 
 def kmeans_centroids(x: np.ndarray, k: int, *, seed: int, niter: int = 25) -> np.ndarray:
@@ -40,7 +60,8 @@ def kmeans_centroids(x: np.ndarray, k: int, *, seed: int, niter: int = 25) -> np
         min_points_per_centroid=1,
         verbose=False,
     )
-    km.train(x)
+    with _faiss_single_thread():
+        km.train(x)
     return km.centroids.copy()
 
 
@@ -50,7 +71,8 @@ def nearest(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 
     index = faiss.IndexFlatL2(centroids.shape[1])
     index.add(np.ascontiguousarray(centroids, dtype=np.float32))
-    _, idx = index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
+    with _faiss_single_thread():
+        _, idx = index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
     return idx[:, 0].astype(np.int64)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from baselines import recbole_compat
 from baselines.recbole_adapter import (
     RecBoleConfig,
     RecBoleModel,
+    build,
     build_recbole_data,
     check_splits,
     export_atomic,
@@ -95,7 +97,9 @@ def test_export_files_use_benchmark_names_and_our_ids(data, tmp_path):
     assert user == "0" and target == str(data.valid_targets[0])
     assert history.split() == [str(i) for i in data.train_sequences[0][-5:]]
     assert float(position) == len(data.train_sequences[0])
-    assert {p.name for p in folder.iterdir()} == {f"flexbench.{s}.inter" for s in ("train", "valid", "test")} | {"flexbench.item"}
+    assert {p.name for p in folder.iterdir()} == {f"flexbench.{s}.inter" for s in ("train", "valid", "test")} | {
+        "flexbench.item"
+    }
 
 
 def test_smoke_sasrec_trains_one_epoch(fitted):
@@ -137,8 +141,25 @@ def test_unknown_model_name_suggests_close_matches():
         RecBoleModel(RecBoleConfig(model="Caser", epochs=1))
 
 
-def test_session_restores_cuda_visible_devices(tmp_path, monkeypatch):
+def test_build_layers_profile_and_overrides_and_rejects_typos():
+    model = build("sasrec", "smoke", {"epochs": 2, "hidden_size": 8})
+    assert model.config.model == "SASRec" and model.config.epochs == 2
+    assert model.config.overrides["hidden_size"] == 8 and "num_layers" not in model.config.overrides  # GRU4Rec's key
+    assert build("GRU4Rec", "smoke", {}).config.overrides["num_layers"] == 1
+    with pytest.raises(ConfigError, match="did you mean 'hidden_size'"):
+        build("SASRec", "smoke", {"hiden_size": 8})
+    with pytest.raises(ConfigError, match="set by the adapter"):
+        build("SASRec", "smoke", {"eval_args": {"mode": "uni100"}})  # sampled metrics would change the protocol
+
+
+def _recbole_config_sets_cuda_visible_devices():
+    os.environ["CUDA_VISIBLE_DEVICES"] = "0"  # what RecBole's Config does
+    warnings.warn("not RecBole's", UserWarning, stacklevel=1)
+
+
+def test_session_restores_process_state_and_passes_other_warnings_on(tmp_path, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    with recbole_compat.session(tmp_path):
-        os.environ["CUDA_VISIBLE_DEVICES"] = "0"  # what RecBole's Config does
+    with pytest.warns(UserWarning, match="not RecBole's"), recbole_compat.session(tmp_path):
+        _recbole_config_sets_cuda_visible_devices()
     assert os.environ["CUDA_VISIBLE_DEVICES"] == ""
+    assert "not RecBole's" not in (tmp_path / recbole_compat.LOG_FILE).read_text()

@@ -13,11 +13,16 @@ FULL = {"title": "Rose Lipstick", "brand": "ACME", "categories": "Beauty, Makeup
 
 
 def test_all_fields_present_renders_every_segment() -> None:
-    assert render_item_text(AMAZON, FULL) == "title: Rose Lipstick; brand: ACME; categories: Beauty, Makeup; price: $12.99"
+    assert (
+        render_item_text(AMAZON, FULL) == "title: Rose Lipstick; brand: ACME; categories: Beauty, Makeup; price: $12.99"
+    )
 
 
 def test_a_segment_whose_placeholder_is_empty_is_dropped_with_its_separator() -> None:
-    assert render_item_text(AMAZON, {**FULL, "brand": ""}) == "title: Rose Lipstick; categories: Beauty, Makeup; price: $12.99"
+    assert (
+        render_item_text(AMAZON, {**FULL, "brand": ""})
+        == "title: Rose Lipstick; categories: Beauty, Makeup; price: $12.99"
+    )
 
 
 def test_dropping_the_first_and_last_segments_leaves_no_stray_separator() -> None:
@@ -34,7 +39,9 @@ def test_whitespace_only_values_count_as_empty() -> None:
 
 
 def test_a_segment_is_kept_when_any_of_its_placeholders_has_a_value() -> None:
-    assert render_item_text("{title} ({year}); genres: {genres}", {"title": "Heat", "year": "", "genres": ""}) == "Heat ()"
+    assert (
+        render_item_text("{title} ({year}); genres: {genres}", {"title": "Heat", "year": "", "genres": ""}) == "Heat ()"
+    )
 
 
 def test_a_segment_without_placeholders_is_always_kept() -> None:
@@ -84,7 +91,12 @@ def test_format_spec_is_applied_like_str_format() -> None:
 
 def test_vectorised_rendering_treats_missing_values_as_empty() -> None:
     items = pd.DataFrame(
-        {"title": ["A", None, float("nan")], "brand": ["B", "", "C"], "categories": ["", "", ""], "price": ["", "", "$1.00"]}
+        {
+            "title": ["A", None, float("nan")],
+            "brand": ["B", "", "C"],
+            "categories": ["", "", ""],
+            "price": ["", "", "$1.00"],
+        }
     )
     assert render_item_texts(AMAZON, items) == ["title: A; brand: B", "", "brand: C; price: $1.00"]
 

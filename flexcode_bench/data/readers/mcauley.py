@@ -71,8 +71,8 @@ def _lines(path: Path, expected: str) -> Iterator[tuple[int, bytes]]:
         compressed = probe.read(2) == _GZIP_MAGIC
     lineno = 0
     try:
-        with (gzip.open(path, "rb") if compressed else path.open("rb")) as fh:
-            for lineno, line in enumerate(fh, start=1):  # noqa: B007 - lineno is reported on truncation
+        with gzip.open(path, "rb") if compressed else path.open("rb") as fh:
+            for lineno, line in enumerate(fh, start=1):
                 yield lineno, line.rstrip(b"\r\n")
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataFormatError(

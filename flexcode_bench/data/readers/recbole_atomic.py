@@ -40,7 +40,9 @@ def read(files: dict[str, Path | None]) -> RawDataset:
         for index in bad[bad].index:
             row = table.loc[index]
             quarantine.append(
-                QuarantinedLine(str(inter), int(row["_line"]), f"timestamp {row['timestamp'][:50]!r} is not a number", row["_text"])
+                QuarantinedLine(
+                    str(inter), int(row["_line"]), f"timestamp {row['timestamp'][:50]!r} is not a number", row["_text"]
+                )
             )
         table, timestamps = table[~bad], timestamps[~bad]
         quarantine.sort(key=lambda q: q.line)  # cell-count and timestamp problems, back in file order
@@ -77,7 +79,9 @@ def _item_fields(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     fields = list(items.columns[1:])
     clashes = sorted({f for f in fields if f in _RESERVED_FIELDS or fields.count(f) > 1})
     if clashes:
-        raise DataFormatError(f"{path}, line 1: field name(s) {clashes} are repeated or reserved; expected {ITEM_FORMAT}")
+        raise DataFormatError(
+            f"{path}, line 1: field name(s) {clashes} are repeated or reserved; expected {ITEM_FORMAT}"
+        )
     for field in fields:
         items[field] = items[field].str.strip()
         if field in _SPACE_SEPARATED_LISTS:

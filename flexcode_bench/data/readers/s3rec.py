@@ -74,7 +74,9 @@ def _read_sequences(path: Path, quarantine: list[QuarantinedLine]) -> tuple[pd.D
         if not tokens:
             continue
         if len(tokens) < 2:
-            quarantine.append(QuarantinedLine(str(path), lineno, "a user with no items (fewer than 2 tokens)", line[:500]))
+            quarantine.append(
+                QuarantinedLine(str(path), lineno, "a user with no items (fewer than 2 tokens)", line[:500])
+            )
             continue
         ids = [_canonical_int(t) for t in tokens]
         if None in ids:
@@ -120,7 +122,9 @@ def _read_items(path: Path, quarantine: list[QuarantinedLine]) -> tuple[pd.DataF
             continue
         item = _canonical_int(cells[0].strip())
         if item is None:
-            quarantine.append(QuarantinedLine(str(path), lineno, f"item_id {cells[0][:50]!r} is not an integer", line[:500]))
+            quarantine.append(
+                QuarantinedLine(str(path), lineno, f"item_id {cells[0][:50]!r} is not an integer", line[:500])
+            )
             continue
         rows.append([item, *(c.strip() for c in cells[1:])])
     items = pd.DataFrame(rows, columns=["item", *fields], dtype=object)

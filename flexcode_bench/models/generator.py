@@ -1,0 +1,343 @@
+"""A T5-style encoder-decoder that reads a user's history as code tokens and generates the next
+item's code, one token per step.
+
+References:
+1) C. Raffel et al., "Exploring the Limits of Transfer Learning with a Unified Text-to-Text
+   Transformer", JMLR 2020 (arXiv:1910.10683) -- T5: pre-norm RMSNorm blocks without biases,
+   ReLU feed-forward, relative position buckets shared by the layers of a stack, tied embeddings
+   with the output rescaled by d_model^-0.5.
+2) S. Rajput et al., "Recommender Systems with Generative Retrieval", NeurIPS 2023
+   (arXiv:2305.05065) -- TIGER: 4+4 layers, d_model 128, 6 heads of 64 (so the attention's inner
+   width 384 is *not* d_model, which ``nn.Transformer`` cannot express), FF 1024, dropout 0.1;
+   the encoder reads a hashed user token + the last 20 items' codes, item-major.
+
+Choices (switchable through :class:`GeneratorConfig`):
+- Positions are T5 relative buckets, not learned absolute positions: the bias depends only on
+  key - query, so left- or right-padding a source changes nothing (tested), and each token's
+  codebook level is already told by its id range (one range per level in the Vocabulary).
+- Attention goes through ``F.scaled_dot_product_attention`` (fused; ~8x faster than the explicit
+  softmax on a 2-core CPU at batch 256 x 81 tokens) with the usual 1/sqrt(d_head) scaling, so the
+  query init is d_model^-0.5 rather than T5's (d_model·d_head)^-0.5 that folds the scale in.
+- Cross-attention accepts several decoder rows per encoded source (``n_dec = g · n_src``, rows
+  grouped source-major): their queries are stacked as g·T queries against one copy of the
+  source's keys and values. Beam search uses it to keep one memory per user for all its beams,
+  and training uses it to score several targets of the same source (e.g. FlexCode's L+1 splits
+  of one target item) with a single encoder pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from flexcode_bench.tokenizers.vocabulary import PAD
+
+
+@dataclass
+class GeneratorConfig:
+    vocab_size: int
+    d_model: int = 128
+    n_heads: int = 6
+    d_head: int = 64  # attention inner width is n_heads * d_head (384 for TIGER), independent of d_model
+    d_ff: int = 1024
+    n_encoder_layers: int = 4
+    n_decoder_layers: int = 4
+    dropout: float = 0.1  # ~30% of a small CPU step; 0 removes the dropout modules entirely
+    max_source_len: int = 81  # 1 user token + 20 items x 4 tokens; longer sources are refused
+    relative_buckets: int = 32  # T5 defaults: 32 buckets, log-spaced up to 128 tokens apart
+    relative_max_distance: int = 128
+    activation: Literal["relu", "gelu"] = "relu"  # T5 v1.0 uses ReLU
+    tie_embeddings: bool = True  # output layer = input embedding table (scaled by d_model^-0.5)
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "d_model", "n_heads", "d_head", "d_ff", "n_encoder_layers",
+                     "n_decoder_layers", "max_source_len", "relative_buckets", "relative_max_distance"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"GeneratorConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.activation not in ("relu", "gelu"):
+            raise ValueError(f"activation must be 'relu' or 'gelu', got {self.activation!r}")
+
+
+def _dropout(p: float) -> nn.Module:
+    return nn.Dropout(p) if p > 0 else nn.Identity()  # Identity skips the kernel call entirely
+
+
+def _masked_value(dtype: torch.dtype) -> float:
+    # finite rather than -inf: a fully masked row then softmaxes to uniform instead of NaN
+    return torch.finfo(dtype).min
+
+
+def relative_position_bucket(relative: torch.Tensor, bidirectional: bool, n_buckets: int, max_distance: int) -> torch.Tensor:
+    """T5's bucket of each ``key - query`` offset: exact for small offsets, log-spaced beyond."""
+    bucket = torch.zeros_like(relative)
+    if bidirectional:
+        n_buckets //= 2
+        bucket += (relative > 0).long() * n_buckets  # keys after the query get their own half
+        distance = relative.abs()
+    else:
+        distance = (-relative).clamp(min=0)  # causal: only the past has distinct buckets
+    exact = n_buckets // 2
+    log_ratio = torch.log(distance.clamp(min=1).float() / exact) / math.log(max_distance / exact)
+    large = (exact + (log_ratio * (n_buckets - exact)).long()).clamp(max=n_buckets - 1)
+    return bucket + torch.where(distance < exact, distance, large)
+
+
+class RelativePositionBias(nn.Module):
+    """One learned scalar per (bucket, head), shared by every layer of a stack (as in T5)."""
+
+    def __init__(self, cfg: GeneratorConfig, bidirectional: bool) -> None:
+        super().__init__()
+        self.bidirectional = bidirectional
+        self.n_buckets = cfg.relative_buckets
+        self.max_distance = cfg.relative_max_distance
+        self.bias = nn.Embedding(cfg.relative_buckets, cfg.n_heads)
+
+    def forward(self, query_pos: torch.Tensor, key_pos: torch.Tensor) -> torch.Tensor:
+        relative = key_pos[None, :] - query_pos[:, None]  # (T, S)
+        bucket = relative_position_bucket(relative, self.bidirectional, self.n_buckets, self.max_distance)
+        return self.bias(bucket).permute(2, 0, 1)[None]  # (T, S, H) -> (1, H, T, S)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with inner width n_heads * d_head and no biases (T5)."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        inner = cfg.n_heads * cfg.d_head
+        self.n_heads, self.d_head = cfg.n_heads, cfg.d_head
+        self.q = nn.Linear(cfg.d_model, inner, bias=False)
+        self.k = nn.Linear(cfg.d_model, inner, bias=False)
+        self.v = nn.Linear(cfg.d_model, inner, bias=False)
+        self.o = nn.Linear(inner, cfg.d_model, bias=False)
+        self.attn_dropout = cfg.dropout
+
+    def heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        return x.view(B, T, self.n_heads, self.d_head).transpose(1, 2)  # (B, T, H*dh) -> (B, H, T, dh)
+
+    def project_kv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.heads(self.k(x)), self.heads(self.v(x))  # 2 x (B, H, S, dh)
+
+    def attend(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Queries from ``x`` (N, T, d) against keys/values (B, H, S, dh) with N = g * B."""
+        N, T, _ = x.shape
+        B = k.shape[0]
+        g = N // B
+        q = self.heads(self.q(x))  # (N, H, T, dh)
+        if g > 1:
+            # rows g*b .. g*b+g-1 share source b: stack their queries instead of copying K/V g times
+            q = q.view(B, g, self.n_heads, T, self.d_head).transpose(1, 2).reshape(B, self.n_heads, g * T, self.d_head)
+        if mask is not None and mask.dtype != torch.bool:
+            mask = mask.to(q.dtype)
+        p = self.attn_dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, g*T, dh)
+        if g > 1:
+            y = y.view(B, self.n_heads, g, T, self.d_head).transpose(1, 2)  # (B, g, H, T, dh)
+        y = y.reshape(N, self.n_heads, T, self.d_head).transpose(1, 2).reshape(N, T, -1)  # (N, T, H*dh)
+        return self.o(y)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.wi = nn.Linear(cfg.d_model, cfg.d_ff, bias=False)
+        self.wo = nn.Linear(cfg.d_ff, cfg.d_model, bias=False)
+        self.act = nn.ReLU() if cfg.activation == "relu" else nn.GELU()
+        self.dropout = _dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.wo(self.dropout(self.act(self.wi(x))))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.norm1 = nn.RMSNorm(cfg.d_model, eps=1e-6)
+        self.attn = Attention(cfg)
+        self.norm2 = nn.RMSNorm(cfg.d_model, eps=1e-6)
+        self.ff = FeedForward(cfg)
+        self.dropout = _dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(x)
+        k, v = self.attn.project_kv(h)
+        x = x + self.dropout(self.attn.attend(h, k, v, mask))
+        return x + self.dropout(self.ff(self.norm2(x)))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.norm1 = nn.RMSNorm(cfg.d_model, eps=1e-6)
+        self.self_attn = Attention(cfg)
+        self.norm2 = nn.RMSNorm(cfg.d_model, eps=1e-6)
+        self.cross_attn = Attention(cfg)
+        self.norm3 = nn.RMSNorm(cfg.d_model, eps=1e-6)
+        self.ff = FeedForward(cfg)
+        self.dropout = _dropout(cfg.dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        self_mask: torch.Tensor,
+        cross_kv: tuple[torch.Tensor, torch.Tensor],
+        cross_mask: torch.Tensor,
+        past: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Returns the new hidden states and this layer's self-attention keys/values (past + new)."""
+        h = self.norm1(x)
+        k, v = self.self_attn.project_kv(h)  # 2 x (N, H, T, dh)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (N, H, t+T, dh)
+        x = x + self.dropout(self.self_attn.attend(h, k, v, self_mask))
+        x = x + self.dropout(self.cross_attn.attend(self.norm2(x), *cross_kv, cross_mask))
+        return x + self.dropout(self.ff(self.norm3(x))), (k, v)
+
+
+@dataclass
+class DecoderCache:
+    """Keys/values for incremental decoding. Self-attention entries have one row per decoder row
+    (N, H, t, dh); cross-attention entries one row per encoded source (B, H, S, dh), computed once."""
+
+    self_k: list[torch.Tensor]
+    self_v: list[torch.Tensor]
+    cross_k: list[torch.Tensor]
+    cross_v: list[torch.Tensor]
+    cross_mask: torch.Tensor  # (B, 1, 1, S) bool, True = real source token
+    length: int = 0  # tokens decoded so far
+
+    def reorder(self, index: torch.Tensor) -> DecoderCache:
+        """Keep decoder rows ``index`` (N',); rows must stay grouped by source (row // g = source)."""
+        return DecoderCache(
+            [k.index_select(0, index) for k in self.self_k],
+            [v.index_select(0, index) for v in self.self_v],
+            self.cross_k, self.cross_v, self.cross_mask, self.length,
+        )
+
+
+class Generator(nn.Module):
+    """Encoder-decoder over code tokens; PAD (0) source positions are masked everywhere."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.embed_dropout = _dropout(cfg.dropout)
+        self.encoder_bias = RelativePositionBias(cfg, bidirectional=True)
+        self.decoder_bias = RelativePositionBias(cfg, bidirectional=False)
+        self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_encoder_layers))
+        self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_decoder_layers))
+        self.encoder_norm = nn.RMSNorm(cfg.d_model, eps=1e-6)
+        self.decoder_norm = nn.RMSNorm(cfg.d_model, eps=1e-6)
+        self.lm_head = None if cfg.tie_embeddings else nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """T5's init (Mesh TF), adjusted for SDPA's 1/sqrt(d_head) score scaling."""
+        d, inner = self.cfg.d_model, self.cfg.n_heads * self.cfg.d_head
+        nn.init.normal_(self.embed.weight, std=1.0)
+        for bias in (self.encoder_bias, self.decoder_bias):
+            nn.init.normal_(bias.bias.weight, std=d**-0.5)
+        for module in self.modules():
+            if isinstance(module, Attention):
+                for lin in (module.q, module.k, module.v):
+                    nn.init.normal_(lin.weight, std=d**-0.5)
+                nn.init.normal_(module.o.weight, std=inner**-0.5)
+            elif isinstance(module, FeedForward):
+                nn.init.normal_(module.wi.weight, std=d**-0.5)
+                nn.init.normal_(module.wo.weight, std=self.cfg.d_ff**-0.5)
+        if self.lm_head is not None:
+            nn.init.normal_(self.lm_head.weight, std=d**-0.5)
+
+    # ------------------------------------------------------------------ encoder
+
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Source tokens (B, S) -> memory (B, S, d). ``src_mask`` (True = real) defaults to src != PAD."""
+        B, S = src.shape
+        if S > self.cfg.max_source_len:
+            raise ValueError(f"source length {S} exceeds max_source_len {self.cfg.max_source_len}")
+        if src_mask is None:
+            src_mask = src != PAD
+        pos = torch.arange(S, device=src.device)
+        mask = self.encoder_bias(pos, pos)  # (1, H, S, S)
+        mask = mask.masked_fill(~src_mask[:, None, None, :], _masked_value(mask.dtype))  # (B, H, S, S)
+        x = self.embed_dropout(self.embed(src))  # (B, S, d)
+        for layer in self.encoder:
+            x = layer(x, mask)
+        return self.encoder_norm(x)
+
+    # ------------------------------------------------------------------ decoder
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        h = self.decoder_norm(h)
+        if self.lm_head is not None:
+            return self.lm_head(h)
+        return (h * self.cfg.d_model**-0.5) @ self.embed.weight.T  # T5 rescales before the tied output
+
+    def _cross(self, memory: torch.Tensor, src_mask: torch.Tensor) -> tuple[list, list, torch.Tensor]:
+        kv = [layer.cross_attn.project_kv(memory) for layer in self.decoder]  # per layer 2 x (B, H, S, dh)
+        return [k for k, _ in kv], [v for _, v in kv], src_mask[:, None, None, :]  # mask (B, 1, 1, S)
+
+    def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced decoding: (N, T) decoder inputs -> logits (N, T, vocab).
+
+        ``N`` may be a multiple g of the memory's batch B; rows g*b .. g*b+g-1 then read source b.
+        """
+        N, T = tgt_in.shape
+        if N % memory.shape[0]:
+            raise ValueError(f"{N} decoder rows do not split evenly over {memory.shape[0]} sources")
+        cross_k, cross_v, cross_mask = self._cross(memory, src_mask)
+        pos = torch.arange(T, device=tgt_in.device)
+        self_mask = self.decoder_bias(pos, pos)  # (1, H, T, T)
+        future = torch.ones(T, T, dtype=torch.bool, device=tgt_in.device).triu(1)
+        self_mask = self_mask.masked_fill(future, _masked_value(self_mask.dtype))
+        x = self.embed_dropout(self.embed(tgt_in))  # (N, T, d)
+        for i, layer in enumerate(self.decoder):
+            x, _ = layer(x, self_mask, (cross_k[i], cross_v[i]), cross_mask)
+        return self.logits(x)
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Logits for teacher-forced targets: tgt_in (B, T) -> (B, T, V), or (B, g, T) -> (B, g, T, V)
+        with the g targets of a row sharing one encoder pass."""
+        src_mask = src != PAD
+        memory = self.encode(src, src_mask)
+        if tgt_in.dim() == 3:
+            B, g, T = tgt_in.shape
+            return self.decode(tgt_in.reshape(B * g, T), memory, src_mask).view(B, g, T, -1)
+        return self.decode(tgt_in, memory, src_mask)
+
+    def init_cache(self, memory: torch.Tensor, src_mask: torch.Tensor) -> DecoderCache:
+        """An empty cache whose cross-attention keys/values are computed once from ``memory``."""
+        cross_k, cross_v, cross_mask = self._cross(memory, src_mask)
+        return DecoderCache([], [], cross_k, cross_v, cross_mask, 0)
+
+    def decode_step(
+        self, tokens: torch.Tensor, cache: DecoderCache | None, memory: torch.Tensor, src_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, DecoderCache]:
+        """Feed one token per decoder row (N,) and get the next-token logits (N, V).
+
+        Equals ``decode(prefix)[:, -1]`` for the prefix fed so far, without re-running it: each
+        layer appends this step's keys/values to ``cache``. ``N`` may be g x the memory's batch
+        (rows grouped by source, as in :meth:`decode`); pass ``cache=None`` on the first step.
+        """
+        if cache is None:
+            cache = self.init_cache(memory, src_mask)
+        t = cache.length
+        all_pos = torch.arange(t + 1, device=tokens.device)
+        self_mask = self.decoder_bias(all_pos[-1:], all_pos)  # (1, H, 1, t+1): the past needs no causal mask
+        x = self.embed_dropout(self.embed(tokens))[:, None, :]  # (N, 1, d)
+        self_k, self_v = [], []
+        for i, layer in enumerate(self.decoder):
+            past = (cache.self_k[i], cache.self_v[i]) if t > 0 else None
+            x, (k, v) = layer(x, self_mask, (cache.cross_k[i], cache.cross_v[i]), cache.cross_mask, past)
+            self_k.append(k)  # (N, H, t+1, dh)
+            self_v.append(v)
+        cache = DecoderCache(self_k, self_v, cache.cross_k, cache.cross_v, cache.cross_mask, t + 1)
+        return self.logits(x[:, 0]), cache

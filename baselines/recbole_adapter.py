@@ -15,6 +15,7 @@ would produce on our split: one per training prefix, and one valid and one test 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -338,11 +339,12 @@ class RecBoleModel:
         """Train with RecBole's Trainer on our split; keep the best-validation checkpoint.
 
         Epochs are 0-based as in RecBole; an EpochReport's ``seconds`` covers training plus validation
-        and its ``train_loss`` is the mean over batches. Files go to ``workdir`` (a temp dir if None).
+        and its ``train_loss`` is the mean over batches. Files go to ``workdir``; without one, to a
+        temporary folder that is removed after a successful fit (kept after a failure, for its log).
         """
         from recbole.utils import get_model, get_trainer, init_seed
 
-        workdir = self.workdir or Path(tempfile.mkdtemp(prefix="flexbench-recbole-"))
+        workdir = self.workdir or Path(tempfile.mkdtemp(prefix="flexbench-recbole-"))  # removed after a success
         seed_everything(seed)
         with recbole_compat.session(workdir) as log_path:
             rb = build_recbole_data(self.config, data, workdir, device=device, seed=seed)
@@ -359,6 +361,10 @@ class RecBoleModel:
             test_result = trainer.evaluate(rb.test, load_best_model=False, show_progress=False)
         model.eval()
         self.recbole_model, self.recbole_data, self.item_index, self._device = model, rb, index, device
+        files = {"checkpoint": str(trainer.saved_model_file), "log_file": str(log_path)}
+        if self.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+            files = {}
         return FitResult(
             epochs=epochs,
             best_epoch=int(checkpoint["epoch"]),
@@ -370,8 +376,7 @@ class RecBoleModel:
                 # RecBole's own evaluator on the test split, for cross-checks against flexbench's
                 "recbole_test": {k: float(v) for k, v in (test_result or {}).items()},
                 "train_rows": len(rb.train._dataset),
-                "checkpoint": str(trainer.saved_model_file),
-                "log_file": str(log_path),
+                **files,
             },
         )
 

@@ -52,7 +52,8 @@ class SASRecConfig:
     loss: Literal["ce", "bce"] = "ce"  # ce = full softmax over all items; bce = paper's one sampled negative
     lr: float = 1e-3
     weight_decay: float = 0.0  # AdamW decay, applied to matrices only (not biases, LayerNorm)
-    batch_size: int = 256  # user sequences per step
+    batch_size: int = 256  # training windows per step
+    train_windows: Literal["last", "all"] = "last"  # last max_len+1 items per user, or every item in windows
     max_epochs: int = 200
     patience: int = 10  # evaluations without a new best validation NDCG@10
     eval_every: int = 1  # epochs between validations
@@ -64,6 +65,8 @@ class SASRecConfig:
     def __post_init__(self) -> None:
         if self.loss not in ("ce", "bce"):
             raise ConfigError(f"SASRec loss must be 'ce' or 'bce', got {self.loss!r}")
+        if self.train_windows not in ("last", "all"):
+            raise ConfigError(f"SASRec train_windows must be 'last' or 'all', got {self.train_windows!r}")
         if self.hidden % self.n_heads != 0:
             raise ConfigError(f"hidden ({self.hidden}) must be divisible by n_heads ({self.n_heads})")
         if not 0.0 <= self.dropout < 1.0:
@@ -190,6 +193,26 @@ def _left_pad(seqs: Sequence[np.ndarray], width: int) -> np.ndarray:
     return out
 
 
+def _training_windows(sequences: Sequence[np.ndarray], max_len: int, *, every: bool) -> np.ndarray:
+    """Left-padded (+1-shifted) windows of ``max_len + 1`` items: int64 (N, max_len + 1).
+
+    ``every=False``: one window per user, their last ``max_len + 1`` items (the usual SASRec data).
+    ``every=True``: windows cut back from the end with stride ``max_len`` (consecutive windows share
+    one item), so every training item is a target exactly once, as when training on every prefix.
+    """
+    windows = []
+    for seq in sequences:
+        if len(seq) < 2:
+            continue  # nothing to predict
+        end = len(seq)
+        while True:
+            windows.append(seq[max(0, end - max_len - 1) : end])
+            end -= max_len
+            if not every or end < 2:
+                break
+    return _left_pad(windows, max_len + 1)
+
+
 class SASRec:
     """SASRec behind the :class:`~flexcode_bench.recommender.ScoringRecommender` protocol."""
 
@@ -204,7 +227,7 @@ class SASRec:
         cfg = self.config
         rng = seed_everything(seed)
         self.net = SASRecNet(cfg, data.n_items).to(device)
-        rows = _left_pad([s for s in data.train_sequences if len(s) >= 2], cfg.max_len + 1)
+        rows = _training_windows(data.train_sequences, cfg.max_len, every=cfg.train_windows == "all")
         if len(rows) == 0:
             raise ConfigError(f"{data.name}: no user has 2+ training items, so SASRec has nothing to learn")
         train = torch.from_numpy(rows).to(device)  # (N, max_len + 1), moved once
@@ -239,7 +262,7 @@ class SASRec:
         )
         result.diagnostics.update(
             n_params=sum(p.numel() for p in self.net.parameters()),
-            n_train_sequences=len(rows),
+            n_train_windows=len(rows),
             n_train_positions=int((rows[:, 1:] > 0).sum()),
             device=str(device),
         )

@@ -90,7 +90,7 @@ def beam_search(
                 cache = cache.reorder(rows)
         items = trie.items(nodes).view(U, -1)
     # With n_items >= k every user ends with >= k valid beams, and topk sorted them: take the first k.
-    return items[:, :k], scores[:, :k]
+    return items[:, :k].contiguous(), scores[:, :k].contiguous()
 
 
 def unconstrained_invalid_rate(model: Generator, src: torch.Tensor, trie: PrefixTrie) -> float:

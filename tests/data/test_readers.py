@@ -222,16 +222,17 @@ def test_s3rec_reads_one_user_per_line_in_file_order_without_timestamps(tmp_path
 
 def test_s3rec_quarantines_short_and_non_integer_lines_and_continues(tmp_path: Path) -> None:
     sequences = tmp_path / "Beauty.txt"
-    sequences.write_text("1 10 11\n2\n\n3 10 x1\n4 011 12\n")
+    sequences.write_text("1 10 11\n2\n\n3 10 x1\n4 011 12\n5 1_0 12\n")
     raw = _read("s3rec", sequences=sequences, items=None)
     assert [(q.line, q.reason) for q in raw.quarantine] == [
         (2, "a user with no items (fewer than 2 tokens)"),
         (4, "non-integer token 'x1'"),
+        (6, "non-integer token '1_0'"),
     ]
     assert raw.quarantine[1].text == "3 10 x1"
     # ids are canonical integers so "011" in a sequence matches 11 in the item table
     assert raw.interactions["item"].tolist() == ["10", "11", "11", "12"]
-    assert raw.lines_read == 5
+    assert raw.lines_read == 6
 
 
 def test_s3rec_item_table_columns_become_text_fields(tmp_path: Path) -> None:

@@ -59,10 +59,11 @@ def _read_text(path: Path, expected: str) -> list[str]:
 
 
 def _canonical_int(token: str) -> str | None:
-    try:
-        return str(int(token))
-    except ValueError:
+    # Plain ASCII digits only: int() would also accept "1_000", "+5" and non-ASCII digits.
+    digits = token.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
         return None
+    return str(int(token))
 
 
 def _read_sequences(path: Path, quarantine: list[QuarantinedLine]) -> tuple[pd.DataFrame, int]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from flexcode_bench.errors import ConfigError
 from flexcode_bench.tokenizers.vocabulary import BOS, PAD
 
 if TYPE_CHECKING:
@@ -61,9 +62,9 @@ def beam_search(
         log-probabilities of their codes, descending.
     """
     if beam_size < k:
-        raise ValueError(f"beam_size ({beam_size}) must be >= k ({k}) to return k items")
+        raise ConfigError(f"beam_size ({beam_size}) must be >= k ({k}) to return k items", hint=f"use beam_size >= {k}")
     if trie.n_items < k:
-        raise ValueError(f"the catalogue has {trie.n_items} items, fewer than k = {k}")
+        raise ConfigError(f"the catalogue has {trie.n_items} items, fewer than k = {k}")
     _check_devices(src, trie)
     U, V = src.shape[0], model.cfg.vocab_size
     with _eval_mode(model):

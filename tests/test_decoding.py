@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from flexcode_bench.decoding import beam_search, unconstrained_invalid_rate
+from flexcode_bench.errors import ConfigError
 from flexcode_bench.models.generator import Generator, GeneratorConfig
 from flexcode_bench.tokenizers.trie import PrefixTrie
 from flexcode_bench.tokenizers.vocabulary import BOS, Vocabulary
@@ -121,10 +122,10 @@ def test_given_results_then_distinct_valid_items_with_falling_scores(seed: int) 
     torch.testing.assert_close(code_logp, scores, atol=1e-4, rtol=1e-4)
 
 def test_given_catalogue_smaller_than_k_or_beam_below_k_then_errors() -> None:
-    model, src, codes, trie = setup(0, n_items=8)
-    with pytest.raises(ValueError, match="beam_size"):
+    model, src, _, trie = setup(0, n_items=8)
+    with pytest.raises(ConfigError, match="beam_size"):
         beam_search(model, src, trie, beam_size=5, k=6)
-    with pytest.raises(ValueError, match="fewer than k"):
+    with pytest.raises(ConfigError, match="fewer than k"):
         beam_search(model, src, trie, beam_size=10, k=9)
     items, _ = beam_search(model, src, trie, beam_size=8, k=8)  # exactly the whole catalogue
     assert all(sorted(row) == list(range(8)) for row in items.tolist())

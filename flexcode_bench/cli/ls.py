@@ -47,3 +47,25 @@ def datasets(as_json: JsonOption = False) -> None:
         counts = "—" if expected is None else " / ".join(f"{v:,}" for v in expected.values())
         table.add_row(row["name"], sources, counts, row["description"])
     console.print_table(table)
+
+
+@app.command("models")
+@friendly_errors
+def models(as_json: JsonOption = False) -> None:
+    """Registered models (plus any RecBole sequential model as recbole:<Name>)."""
+    from rich.table import Table
+
+    from flexcode_bench.models import MODELS, RECBOLE_PREFIX
+
+    rows = [{"name": name, "target": str(MODELS.get_target(name)), "description": MODELS.description(name)} for name in MODELS]
+    rows.append({"name": f"{RECBOLE_PREFIX}<Name>", "target": "baselines.recbole_adapter:build",
+                 "description": "any RecBole sequential model, e.g. recbole:GRU4Rec, trained on our splits"})  # fmt: skip
+    if as_json:
+        console.data.print_json(json.dumps(rows))
+        return
+    table = Table(title="models", title_justify="left")
+    for column in ("name", "description", "target"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["name"], row["description"], f"[dim]{row['target']}[/dim]")
+    console.print_table(table)

@@ -113,15 +113,19 @@ def _encode_sentence_transformer(
     model = load_sentence_transformer(model_path, resolve_device(device))
     width = model.get_embedding_dimension() or 0
     chunks: list[np.ndarray] = []
+    # Longest first across the whole list, so each batch pads to similar lengths (ST sorts only within a call).
+    order = np.argsort([-len(t) for t in texts], kind="stable")
     # we chunk ourselves (instead of ST's tqdm) so progress shows on the one Rich console
     with _progress_bar(show_progress, f"embedding {len(texts)} item texts", len(texts)) as advance:
         for start in range(0, len(texts), batch_size):
-            chunk = list(texts[start : start + batch_size])
+            chunk = [texts[i] for i in order[start : start + batch_size]]
             chunks.append(model.encode(chunk, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True))
             advance(len(chunk))
     if not chunks:
         return np.zeros((0, width), dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+    embeddings = np.empty((len(texts), chunks[0].shape[1]), dtype=np.float32)
+    embeddings[order] = np.concatenate(chunks)
+    return embeddings
 
 
 @contextlib.contextmanager

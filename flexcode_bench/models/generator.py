@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from flexcode_bench.errors import ConfigError
 from flexcode_bench.tokenizers.vocabulary import PAD
 
 
@@ -58,15 +59,34 @@ class GeneratorConfig:
         for name in ("vocab_size", "d_model", "n_heads", "d_head", "d_ff", "n_encoder_layers",
                      "n_decoder_layers", "max_source_len", "relative_buckets", "relative_max_distance"):
             if getattr(self, name) < 1:
-                raise ValueError(f"GeneratorConfig.{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"GeneratorConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"generator dropout must be in [0, 1), got {self.dropout}")
         if self.activation not in ("relu", "gelu"):
-            raise ValueError(f"activation must be 'relu' or 'gelu', got {self.activation!r}")
+            raise ConfigError(f"generator activation must be 'relu' or 'gelu', got {self.activation!r}")
+
+
+class Dropout(nn.Module):
+    """Inverted dropout whose CPU mask is ``rand >= p``: torch's ``bernoulli_`` path costs about
+    twice as much on CPU (87 vs 42 ms forward+backward for 5.3M elements, one thread), and dropout
+    was ~35% of a paper-size CPU step. Same distribution, another random stream; CUDA keeps the
+    fused native kernel."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        if x.is_cuda:
+            return F.dropout(x, self.p, training=True)
+        keep = torch.rand(x.shape, device=x.device).ge_(self.p).to(x.dtype).mul_(1.0 / (1.0 - self.p))
+        return x * keep
 
 
 def _dropout(p: float) -> nn.Module:
-    return nn.Dropout(p) if p > 0 else nn.Identity()  # Identity skips the kernel call entirely
+    return Dropout(p) if p > 0 else nn.Identity()  # Identity skips the kernel call entirely
 
 
 def _masked_value(dtype: torch.dtype) -> float:
@@ -260,7 +280,7 @@ class Generator(nn.Module):
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Source tokens (B, S) -> memory (B, S, d). ``src_mask`` (True = real) defaults to src != PAD."""
-        B, S = src.shape
+        S = src.shape[1]
         if S > self.cfg.max_source_len:
             raise ValueError(f"source length {S} exceeds max_source_len {self.cfg.max_source_len}")
         if src_mask is None:

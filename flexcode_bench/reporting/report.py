@@ -1,22 +1,36 @@
-"""The report object: per dataset, models × metrics as mean ± std over seeds, optionally per bucket.
+"""The report object: per dataset, models × metrics as mean ± std over seeds, optionally per bucket,
+with every model compared against a baseline by paired tests over identical users.
 
-Every number is derived from the per-user records in ``results/``: first a mean over users per
-seed, then mean and sample standard deviation over seeds.
+Every number is derived from the per-user records in ``results/``: a cell is the mean over users
+per seed, then mean and sample standard deviation over seeds; tests pair users (DESIGN.md §3).
+
+Example:
+    >>> from flexcode_bench.reporting.render import render
+    >>> report = build_report("results", ks=[10], by_popularity=True, test="randomization")  # doctest: +SKIP
+    >>> print(render(report, "latex"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from flexcode_bench.errors import FlexbenchError
+from flexcode_bench.errors import ConfigError, FlexbenchError
+from flexcode_bench.evaluation.significance import CORRECTIONS, TESTS, Comparison, check_choice
+from flexcode_bench.reporting import protocol as protocols
+from flexcode_bench.reporting.aligned import AlignedRuns, align_runs
+from flexcode_bench.reporting.comparisons import SEED_MODES, Settings, table_comparisons
 
 DEFAULT_METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
 BUCKET_ORDER = ("head", "torso", "tail", "cold")
+SPLITS = ("test", "valid")
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,21 @@ class ModelRow:
     overall: dict[str, Cell]
     by_bucket: dict[str, dict[str, Cell]] = field(default_factory=dict)
 
+    def cell(self, metric: str, bucket: str | None = None) -> Cell | None:
+        return self.overall.get(metric) if bucket is None else self.by_bucket.get(bucket, {}).get(metric)
+
+
+@dataclass
+class TableInfo:
+    """What a dataset's caption states: protocol, users, the test family and notes."""
+
+    protocol: dict
+    protocol_summary: str
+    n_users: int
+    family_size: int
+    mixed_fields: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
 
 @dataclass
 class Report:
@@ -43,6 +72,11 @@ class Report:
     rows: list[ModelRow]
     bucket_sizes: dict[str, dict[str, int]]  # dataset → bucket → number of target users
     failed: list[str] = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
+    tables: dict[str, TableInfo] = field(default_factory=dict)
+    comparisons: dict[str, list[Comparison]] = field(default_factory=dict)  # dataset → corrected family
+    # The aligned per-user records, kept for plots (bootstrap intervals, diagnostics); never serialised.
+    sources: dict[str, AlignedRuns] = field(default_factory=dict, repr=False, compare=False)
 
     def datasets(self) -> list[str]:
         return sorted({row.dataset for row in self.rows})
@@ -50,24 +84,52 @@ class Report:
     def rows_for(self, dataset: str) -> list[ModelRow]:
         return [row for row in self.rows if row.dataset == dataset]
 
+    def columns(self, dataset: str) -> list[tuple[str | None, str]]:
+        """(bucket, metric) of each value column: overall first, then each bucket present."""
+        columns: list[tuple[str | None, str]] = [(None, m) for m in self.metrics]
+        if self.by_popularity:
+            columns += [(b, m) for b in self.bucket_sizes.get(dataset, {}) for m in self.metrics]
+        return columns
+
     def best(self, dataset: str, metric: str, bucket: str | None = None) -> str | None:
         """The model with the highest mean for a metric (bold in renderings)."""
-        candidates = []
+        best = self.best_models(dataset, metric, bucket)
+        return best[0] if best else None
+
+    def best_models(self, dataset: str, metric: str, bucket: str | None = None) -> list[str]:
+        """Every model tied (to 1e-12) for the highest mean: all of them are bold."""
+        means = {}
         for row in self.rows_for(dataset):
-            cell = row.overall.get(metric) if bucket is None else row.by_bucket.get(bucket, {}).get(metric)
+            cell = row.cell(metric, bucket)
             if cell is not None and not np.isnan(cell.mean):
-                candidates.append((cell.mean, row.model))
-        return max(candidates)[1] if candidates else None
+                means[row.model] = cell.mean
+        if not means:
+            return []
+        top = max(means.values())
+        return sorted(model for model, mean in means.items() if top - mean <= 1e-12)
+
+    def comparisons_for(self, dataset: str, model: str, metric: str, bucket: str | None = None) -> list[Comparison]:
+        """The model-vs-baseline comparisons behind one cell (one, or one per seed with seeds="per-seed")."""
+        return [
+            c for c in self.comparisons.get(dataset, []) if c.model == model and c.metric == metric and c.bucket == bucket
+        ]
+
+    def significant(self, dataset: str, model: str, metric: str, bucket: str | None = None) -> bool:
+        """Whether a cell carries the marker: significant after correction (in every seed, per seed)."""
+        found = self.comparisons_for(dataset, model, metric, bucket)
+        return bool(found) and all(c.significant for c in found)
 
     def to_dict(self) -> dict:
         def cell(c: Cell) -> dict:
             return {"mean": c.mean, "std": c.std, "n_seeds": c.n_seeds}
 
-        return {
+        return _json_safe({
             "split": self.split,
             "metrics": list(self.metrics),
             "by_popularity": self.by_popularity,
+            "settings": dataclasses.asdict(self.settings),
             "bucket_sizes": self.bucket_sizes,
+            "tables": {dataset: dataclasses.asdict(info) for dataset, info in self.tables.items()},
             "rows": [
                 {
                     "dataset": r.dataset,
@@ -78,8 +140,11 @@ class Report:
                 }
                 for r in self.rows
             ],
+            "comparisons": [
+                {"dataset": dataset, **dataclasses.asdict(c)} for dataset, found in self.comparisons.items() for c in found
+            ],
             "failed_runs": self.failed,
-        }
+        })  # fmt: skip
 
 
 def build_report(
@@ -87,12 +152,48 @@ def build_report(
     *,
     datasets: Sequence[str] | None = None,
     models: Sequence[str] | None = None,
-    metrics: Sequence[str] = DEFAULT_METRICS,
+    metrics: Sequence[str] | None = None,
+    ks: Sequence[int] | None = None,
     by_popularity: bool = False,
     split: str = "test",
+    baseline_model: str | None = "flexcode",
+    test: str = "ttest",
+    correction: str = "holm",
+    alpha: float = 0.05,
+    seeds: str = "pool",
+    allow_mixed: bool = False,
+    n_resamples: int = 10_000,
 ) -> Report:
-    """Read every finished run under ``results_dir`` and summarise it."""
+    """Read every finished run under ``results_dir``, summarise it and compare models with a baseline.
+
+    Args:
+        metrics: metric columns to show (default recall@5, recall@10, ndcg@5, ndcg@10).
+        ks: shortcut for Recall@K and NDCG@K at these K; give ``metrics`` or ``ks``, not both.
+        baseline_model: compared against every other model of its dataset; None, or absent from a
+            dataset's runs, means no tests there (with a note).
+        test: ``"ttest"`` (paired t-test), ``"randomization"`` (sign-flip) or ``"wilcoxon"``.
+        correction: ``"holm"``, ``"bh"`` (Benjamini–Hochberg) or ``"none"``, across one table's comparisons.
+        seeds: ``"pool"`` (per user, the mean over seeds is the paired sample) or ``"per-seed"``
+            (seed s of the model against seed s of the baseline, each one reported).
+        allow_mixed: put runs made under different protocols in one table (otherwise an error).
+        n_resamples: resamples of the randomization test and of the bootstrap intervals.
+
+    Raises:
+        FlexbenchError: no finished run matches, or two runs of a dataset saw different users.
+        ConfigError: a bad option, a missing metric, or mixed protocols without ``allow_mixed``.
+    """
     from flexcode_bench.results import load_runs
+
+    metrics = _resolve_metrics(metrics, ks)
+    check_choice(split, SPLITS, "split")
+    check_choice(test, TESTS, "test")
+    check_choice(correction, CORRECTIONS, "correction")
+    check_choice(seeds, SEED_MODES, "seed handling")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}", hint="the usual choice is 0.05")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
+        raise ConfigError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    settings = Settings(baseline_model, test, correction, float(alpha), seeds, allow_mixed, n_resamples)
 
     runs = load_runs(Path(results_dir), include_failed=True)
     failed = [str(r.path) for r in runs if r.status != "finished"]
@@ -107,32 +208,74 @@ def build_report(
             hint="run `flexbench run --dataset ml-100k --model sasrec` first, or pass --results-dir",
         )
 
-    grouped: dict[tuple[str, str], list] = defaultdict(list)
+    by_dataset: dict[str, list] = defaultdict(list)
     for run in runs:
-        grouped[(run.dataset, run.model)].append(run)
-
-    rows, bucket_sizes = [], {}
-    for (dataset, model), group in sorted(grouped.items()):
-        frames = [r.per_user[r.per_user["split"] == split] for r in group]
-        missing = [m for m in metrics if m not in frames[0].columns]
-        if missing:
-            raise FlexbenchError(f"metric(s) {missing} are not in the runs of {model} on {dataset}")
-        row = ModelRow(dataset, model, sorted(r.seed for r in group), _cells([[f[m].mean() for f in frames] for m in metrics], metrics))
-        if by_popularity:
-            for bucket in BUCKET_ORDER:
-                subsets = [f[f["bucket"] == bucket] for f in frames]
-                if len(subsets[0]) == 0:
-                    continue
-                row.by_bucket[bucket] = _cells([[s[m].mean() for s in subsets] for m in metrics], metrics)
-                bucket_sizes.setdefault(dataset, {})[bucket] = len(subsets[0])
-        rows.append(row)
-    return Report(split, tuple(metrics), by_popularity, rows, bucket_sizes, failed)
+        by_dataset[run.dataset].append(run)
+    report = Report(split, tuple(metrics), by_popularity, [], {}, failed, settings)
+    for dataset, group in sorted(by_dataset.items()):
+        aligned = align_runs(group, split=split, metrics=metrics, allow_mixed=allow_mixed)
+        _add_table(report, aligned)
+    return report
 
 
-def _cells(per_metric_seed_means: list[list[float]], metrics: Sequence[str]) -> dict[str, Cell]:
+def _add_table(report: Report, aligned: AlignedRuns) -> None:
+    dataset, metrics = aligned.dataset, report.metrics
+    present = [b for b in BUCKET_ORDER if aligned.mask(b).any()]
+    if report.by_popularity:
+        report.bucket_sizes[dataset] = {b: int(aligned.mask(b).sum()) for b in present}
+    for model in aligned.models():
+        row = ModelRow(dataset, model, aligned.seeds(model), _cells(aligned, model, metrics, None))
+        if report.by_popularity:
+            row.by_bucket = {b: _cells(aligned, model, metrics, b) for b in present}
+        report.rows.append(row)
+
+    buckets: list[str | None] = [None, *present] if report.by_popularity else [None]
+    found, notes = table_comparisons(aligned, metrics=metrics, buckets=buckets, settings=report.settings)
+    report.comparisons[dataset] = found
+    if aligned.mixed_fields:
+        notes.insert(0, f"{dataset}: runs differ in protocol field(s) {', '.join(aligned.mixed_fields)} (allowed by allow_mixed)")
+    report.tables[dataset] = TableInfo(
+        protocol=aligned.protocol,
+        protocol_summary=protocols.describe(
+            aligned.protocol, n_users=aligned.n_users, split=aligned.split, mixed=aligned.mixed_fields
+        ),
+        n_users=aligned.n_users,
+        family_size=sum(1 for c in found if math.isfinite(c.p_value)),
+        mixed_fields=list(aligned.mixed_fields),
+        notes=notes,
+    )
+    report.sources[dataset] = aligned
+
+
+def _cells(aligned: AlignedRuns, model: str, metrics: Sequence[str], bucket: str | None) -> dict[str, Cell]:
     cells = {}
-    for metric, values in zip(metrics, per_metric_seed_means):
-        values = np.asarray(values, dtype=float)
+    for metric in metrics:
+        values = aligned.seed_means(model, metric, bucket)
         std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         cells[metric] = Cell(float(values.mean()), std, len(values))
     return cells
+
+
+def _resolve_metrics(metrics: Sequence[str] | None, ks: Sequence[int] | None) -> list[str]:
+    if metrics and ks:
+        raise ConfigError("give metrics or ks, not both", hint="--k 10 is short for --metrics recall@10,ndcg@10")
+    if ks:
+        bad = [k for k in ks if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1]
+        if bad:
+            raise ConfigError(f"K must be a positive integer, got {bad}")
+        ordered = sorted({int(k) for k in ks})
+        return [f"recall@{k}" for k in ordered] + [f"ndcg@{k}" for k in ordered]
+    return list(dict.fromkeys(metrics)) if metrics else list(DEFAULT_METRICS)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become null: strict JSON has no NaN (e.g. rel_diff against a zero baseline)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value

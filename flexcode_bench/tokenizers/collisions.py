@@ -76,9 +76,9 @@ class ItemCodes:
         colliding = counts[counts > 1]
         return {
             "n_items": self.n_items,
-            "n_unique_codes": int(len(counts)),
+            "n_unique_codes": len(counts),
             "collision_rate": float(colliding.sum() / self.n_items) if self.n_items else 0.0,
-            "n_colliding_groups": int(len(colliding)),
+            "n_colliding_groups": len(colliding),
             "largest_group": int(counts.max()) if len(counts) else 0,
             "max_collision_index": int(self.tokens[:, -1].max() - start) if self.n_items else 0,
         }

@@ -32,10 +32,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import torch
-import torch.nn as nn
+from torch import nn
 
 from flexcode_bench import console
 from flexcode_bench.device import resolve_device
@@ -107,7 +108,7 @@ class RQVAEOutput:
 def mlp(dims: Sequence[int]) -> nn.Sequential:
     """Linear layers with ReLU between them; none after the last (latents and inputs are unbounded)."""
     layers: list[nn.Module] = []
-    for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+    for i, (d_in, d_out) in enumerate(pairwise(dims)):
         layers.append(nn.Linear(d_in, d_out))
         if i < len(dims) - 2:
             layers.append(nn.ReLU())

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
+from flexcode_bench.errors import ConfigError
 from flexcode_bench.models.generator import Generator, GeneratorConfig, relative_position_bucket
 from flexcode_bench.tokenizers.vocabulary import BOS, PAD
 
@@ -24,8 +25,8 @@ def one_thread() -> Iterator[None]:
 
 def small(**overrides: object) -> Generator:
     torch.manual_seed(0)
-    cfg = dict(vocab_size=V, d_model=32, n_heads=3, d_head=16, d_ff=64, n_encoder_layers=2,
-               n_decoder_layers=2, dropout=0.0, max_source_len=24)
+    cfg = {"vocab_size": V, "d_model": 32, "n_heads": 3, "d_head": 16, "d_ff": 64, "n_encoder_layers": 2,
+           "n_decoder_layers": 2, "dropout": 0.0, "max_source_len": 24}
     return Generator(GeneratorConfig(**(cfg | overrides))).eval()
 
 
@@ -80,7 +81,7 @@ def test_given_padding_moved_or_added_then_logits_unchanged() -> None:
     """Relative positions make the model blind to where (and how much) padding sits."""
     model, tgt = small(), targets(1)
     real = torch.randint(2, V, (1, 6), generator=torch.Generator().manual_seed(5))
-    pads = lambda n: torch.zeros(1, n, dtype=torch.long)  # noqa: E731
+    pads = lambda n: torch.zeros(1, n, dtype=torch.long)
     variants = [real, torch.cat([pads(5), real], 1), torch.cat([real, pads(3)], 1),
                 torch.cat([pads(2), real, pads(4)], 1)]
     logits = [model(src, tgt) for src in variants]
@@ -153,9 +154,9 @@ def test_given_relative_offsets_then_t5_buckets() -> None:
 
 
 def test_given_bad_config_or_input_then_errors() -> None:
-    with pytest.raises(ValueError, match="dropout"):
+    with pytest.raises(ConfigError, match="dropout"):
         GeneratorConfig(vocab_size=10, dropout=1.0)
-    with pytest.raises(ValueError, match="n_heads"):
+    with pytest.raises(ConfigError, match="n_heads"):
         GeneratorConfig(vocab_size=10, n_heads=0)
     model = small()
     with pytest.raises(ValueError, match="max_source_len"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -128,7 +130,7 @@ def test_property_block_ranges_never_overlap_and_tokens_decode(layout, reserve):
     codes = build_item_codes([(spec, local) for spec, local, _ in positions], vocab if reserve else None)
     ranges = sorted(codes.vocabulary.blocks.values())
     assert ranges[0][0] == N_SPECIAL
-    assert all(start + size == next_start for (start, size), (next_start, _) in zip(ranges, ranges[1:]))
+    assert all(start + size == next_start for (start, size), (next_start, _) in pairwise(ranges))
     for p, (_, local, block_ids) in enumerate(positions):
         decoded = [codes.vocabulary.block_of(int(t)) for t in codes.tokens[:, p]]
         assert decoded == [(("block", b), int(c)) for b, c in zip(block_ids, local)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ def test_given_more_levels_then_reconstruction_error_decreases(clusters):
     codes = rq.encode(x)
     assert codes.shape == (1500, 4) and codes.dtype == np.int64 and codes.max() < 16
     errors = [float(((x - rq.reconstruct(codes[:, :level])) ** 2).sum(1).mean()) for level in range(1, 5)]
-    assert all(later < earlier for earlier, later in zip(errors, errors[1:]))
+    assert all(later < earlier for earlier, later in pairwise(errors))
     assert errors[-1] < 0.5 * float((x**2).sum(1).mean())
 
 

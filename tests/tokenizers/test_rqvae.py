@@ -9,8 +9,8 @@ import torch
 from flexcode_bench.errors import ConfigError, DataFormatError
 from flexcode_bench.tokenizers.rqvae import (
     RQVAE,
-    RQVAEConfig,
     ResidualQuantizer,
+    RQVAEConfig,
     codebook_usage,
     encode,
     fit_rqvae,
@@ -40,7 +40,7 @@ def clusters() -> tuple[np.ndarray, np.ndarray]:
 
 
 def small_config(**overrides) -> RQVAEConfig:
-    defaults = dict(input_dim=DIM, hidden_dims=(64, 32), code_dim=16, levels=3, codebook_size=32, epochs=15, batch_size=256)
+    defaults = {"input_dim": DIM, "hidden_dims": (64, 32), "code_dim": 16, "levels": 3, "codebook_size": 32, "epochs": 15, "batch_size": 256}
     return RQVAEConfig(**{**defaults, **overrides})
 
 

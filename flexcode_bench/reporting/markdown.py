@@ -1,0 +1,38 @@
+"""Markdown tables (GitHub flavour): one per dataset, **best** in bold, † on significant cells."""
+
+from __future__ import annotations
+
+from flexcode_bench.reporting.layout import MARK, bucket_header, caption, cell_parts
+from flexcode_bench.reporting.report import Report
+
+
+def to_markdown(report: Report) -> str:
+    """All datasets' tables, each under a heading and followed by its caption in italics."""
+    blocks = []
+    for dataset in report.datasets():
+        columns = report.columns(dataset)
+        headers = ["model", "seeds"] + [
+            metric if bucket is None else f"{bucket_header(report, dataset, bucket)} {metric}" for bucket, metric in columns
+        ]
+        lines = [f"### {_escape(dataset)} ({report.split})", "", _line(headers), _line(["---"] + ["---:"] * (len(headers) - 1))]
+        for row in report.rows_for(dataset):
+            cells = [_escape(row.model), str(len(row.seeds))]
+            for bucket, metric in columns:
+                mean, std = cell_parts(row.cell(metric, bucket))
+                if row.model in report.best_models(dataset, metric, bucket):
+                    mean = f"**{mean}**"
+                mark = MARK if report.significant(dataset, row.model, metric, bucket) else ""
+                cells.append(f"{mean}{mark}" + (f" ± {std}" if std is not None else ""))
+            lines.append(_line(cells))
+        lines += ["", f"*{_escape(caption(report, dataset))}*"]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _line(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _escape(text: str) -> str:
+    # A pipe would end the cell; * and _ would start emphasis inside model names like no_align.
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")

@@ -54,6 +54,9 @@ class ScoringRecommender(Protocol):
 class GenerativeRecommender(Protocol):
     def fit(self, data: PreparedDataset, *, device: str, seed: int, on_epoch: OnEpoch | None = None) -> FitResult: ...
 
-    def recommend(self, histories: Sequence[np.ndarray], k: int) -> np.ndarray:
-        """int64 [len(histories), k] distinct valid item ids, best first (-1 pads a short list)."""
+    def recommend(self, users: np.ndarray, histories: Sequence[np.ndarray], k: int) -> np.ndarray:
+        """int64 [len(histories), k] distinct valid item ids, best first (-1 pads a short list).
+
+        ``users`` are the dataset's user ids of the rows (TIGER-style models hash them into a token).
+        """
         ...

@@ -119,8 +119,12 @@ def evaluate_split(model: object, data, split: str, protocol: ProtocolConfig, *,
     targets = data.targets(split)
     if not isinstance(model, ScoringRecommender):
         k = max(protocol.ks)
+        users = np.arange(len(histories), dtype=np.int64)  # row index = user id in a prepared dataset
         topk = np.concatenate(
-            [model.recommend(histories[i : i + chunk_size], k) for i in range(0, len(histories), chunk_size)]
+            [
+                model.recommend(users[i : i + chunk_size], histories[i : i + chunk_size], k)
+                for i in range(0, len(histories), chunk_size)
+            ]
         )
         return rank_in_topk(topk, targets, n_items=data.n_items)
     return rank_targets(

@@ -16,3 +16,15 @@ def shared_beauty() -> Path:
     if not (path / "Beauty.txt").is_file():
         pytest.skip(f"{path} is absent (research data kept outside the repo)")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tests train tiny models: one thread avoids OpenMP spin-waits that make them several times slower
+    on a busy 2-core machine (measured here), and makes CPU results independent of the core count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

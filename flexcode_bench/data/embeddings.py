@@ -405,3 +405,10 @@ def _read_cache(
         console.warning(f"ignoring embedding cache {npy}: shape {vectors.shape} does not match its sidecar")
         return None
     return vectors, EmbeddingCache(npy, str(meta["key"]), str(meta["encoder"]), int(meta["dim"]), int(meta["n_items"]))
+
+
+def dataset_text_embeddings(data, *, encoder: str = DEFAULT_ENCODER, device: str = "auto") -> np.ndarray:
+    """Item-text embeddings of a prepared dataset (cached beside it; computed on first use)."""
+    template = data.manifest.get("processing", {}).get("text_template", "")
+    embeddings, _ = item_embeddings(data.path, data.name, data.item_texts, template, encoder=encoder, device=device)
+    return embeddings

@@ -16,6 +16,7 @@ ModelFactory = Callable[[str, Mapping[str, Any]], Any]
 MODELS: Registry[ModelFactory] = Registry("model")
 MODELS.register("popularity", "baselines.popularity:build", description="Most popular items from training counts")
 MODELS.register("sasrec", "baselines.sasrec:build", description="SASRec, full-softmax CE over all positions")
+MODELS.register("tiger", "baselines.tiger:build", description="TIGER-style semantic IDs + T5 generator + beam search")
 
 RECBOLE_PREFIX = "recbole:"
 

@@ -11,13 +11,16 @@ References:
    width 384 is *not* d_model, which ``nn.Transformer`` cannot express), FF 1024, dropout 0.1;
    the encoder reads a hashed user token + the last 20 items' codes, item-major.
 
-Choices (switchable through :class:`GeneratorConfig`):
+Choices (sizes, dropout, activation and tying are :class:`GeneratorConfig` fields):
 - Positions are T5 relative buckets, not learned absolute positions: the bias depends only on
   key - query, so left- or right-padding a source changes nothing (tested), and each token's
   codebook level is already told by its id range (one range per level in the Vocabulary).
-- Attention goes through ``F.scaled_dot_product_attention`` (fused; ~8x faster than the explicit
-  softmax on a 2-core CPU at batch 256 x 81 tokens) with the usual 1/sqrt(d_head) scaling, so the
-  query init is d_model^-0.5 rather than T5's (d_model·d_head)^-0.5 that folds the scale in.
+- Attention goes through ``F.scaled_dot_product_attention`` with the usual 1/sqrt(d_head)
+  scaling, so the query init is d_model^-0.5 rather than T5's (d_model·d_head)^-0.5 that folds the
+  scale in. At inference every call runs the fused CPU kernel (measured ~8x the explicit softmax
+  at batch 256 x 81 tokens when the mask needs no gradient). In training, self-attention falls back to SDPA's math kernel because the fused
+  one returns no gradient for the additive (learnt) bias; freezing the bias would buy ~5-10% of a
+  step (bench/train_throughput.py), not worth losing T5's learnt positions.
 - Cross-attention accepts several decoder rows per encoded source (``n_dec = g · n_src``, rows
   grouped source-major): their queries are stacked as g·T queries against one copy of the
   source's keys and values. Beam search uses it to keep one memory per user for all its beams,
@@ -66,27 +69,8 @@ class GeneratorConfig:
             raise ConfigError(f"generator activation must be 'relu' or 'gelu', got {self.activation!r}")
 
 
-class Dropout(nn.Module):
-    """Inverted dropout whose CPU mask is ``rand >= p``: torch's ``bernoulli_`` path costs about
-    twice as much on CPU (87 vs 42 ms forward+backward for 5.3M elements, one thread), and dropout
-    was ~35% of a paper-size CPU step. Same distribution, another random stream; CUDA keeps the
-    fused native kernel."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
-        if x.is_cuda:
-            return F.dropout(x, self.p, training=True)
-        keep = torch.rand(x.shape, device=x.device).ge_(self.p).to(x.dtype).mul_(1.0 / (1.0 - self.p))
-        return x * keep
-
-
 def _dropout(p: float) -> nn.Module:
-    return Dropout(p) if p > 0 else nn.Identity()  # Identity skips the kernel call entirely
+    return nn.Dropout(p) if p > 0 else nn.Identity()  # Identity skips the kernel call entirely
 
 
 def _masked_value(dtype: torch.dtype) -> float:

@@ -103,9 +103,8 @@ def test_given_trained_model_then_item_embeddings_and_state_dict_round_trip(trai
 
 def test_given_all_windows_then_every_training_item_after_the_first_is_a_target(data):
     long_data = dataset_from_sequences(next_item_sequences(n_users=20, n_items=N_ITEMS, length=60), N_ITEMS)
-    config = _config(max_len=10, max_epochs=1, valid_users=5)
-    every = SASRec(config.__class__(**{**config.__dict__, "train_windows": "all"})).fit(long_data, device="cpu", seed=0)
-    last = SASRec(config).fit(long_data, device="cpu", seed=0)
+    every = SASRec(_config(max_len=10, max_epochs=1, valid_users=5)).fit(long_data, device="cpu", seed=0)
+    last = SASRec(_config(max_len=10, max_epochs=1, valid_users=5, train_windows="last")).fit(long_data, device="cpu", seed=0)
     assert every.diagnostics["n_train_positions"] == 20 * (58 - 1)
     assert last.diagnostics["n_train_positions"] == 20 * 10
 

@@ -1,0 +1,53 @@
+"""TIGER end to end on a dataset whose next item is set by the previous item's text cluster."""
+
+import numpy as np
+import pytest
+
+from flexcode_bench.config import RunConfig
+from flexcode_bench.results import load_run
+from flexcode_bench.runner import run_one
+from tests.support.prepared_on_disk import write_sequences
+
+N_CLUSTERS, PER_CLUSTER = 6, 8
+WORDS = ["guitar strings", "lipstick", "tennis racket", "puzzle", "coffee beans", "garden hose"]
+
+
+def cluster_rule_sequences(n_users: int = 150, length: int = 10, seed: int = 0) -> list[list[int]]:
+    """Item i belongs to cluster i // PER_CLUSTER; the next item is any item of the next cluster."""
+    rng = np.random.default_rng(seed)
+    sequences = []
+    for _ in range(n_users):
+        cluster = rng.integers(N_CLUSTERS)
+        seq = []
+        for _ in range(length):
+            seq.append(int(cluster * PER_CLUSTER + rng.integers(PER_CLUSTER)))
+            cluster = (cluster + 1) % N_CLUSTERS
+        sequences.append(seq)
+    return sequences
+
+
+@pytest.fixture(scope="module")
+def tiger_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiger")
+    texts = [f"{WORDS[i // PER_CLUSTER]} variant {i % PER_CLUSTER}" for i in range(N_CLUSTERS * PER_CLUSTER)]
+    write_sequences(root / "data", "clusters", cluster_rule_sequences(), texts=texts)
+    overrides = {"max_epochs": 12, "patience": 12, "codebook_size": 8, "rqvae_epochs": 20, "lr": 3e-3}
+    config = RunConfig(dataset="clusters", model="tiger", profile="smoke", model_overrides=overrides,
+                       data_dir=root / "data", results_dir=root / "results")  # fmt: skip
+    outcome = run_one(config)
+    assert outcome.status == "finished", outcome.error
+    return load_run(outcome.path)
+
+
+def test_tiger_learns_the_text_cluster_rule_well_above_chance(tiger_run):
+    chance = 10 / (N_CLUSTERS * PER_CLUSTER)
+    assert tiger_run.metrics["test"]["overall"]["recall@10"] > 2.5 * chance
+
+
+def test_tiger_returns_only_valid_distinct_items_and_records_its_diagnostics(tiger_run):
+    diagnostics = tiger_run.manifest["diagnostics"]
+    assert diagnostics["duplicate_rate"] == 0.0
+    assert 0.0 <= diagnostics["invalid_id_rate_unconstrained"] <= 1.0
+    assert diagnostics["collisions"]["n_items"] == N_CLUSTERS * PER_CLUSTER
+    assert len(diagnostics["codebook_usage"]["semantic"]) == 3
+    assert diagnostics["training_curve"] and diagnostics["best_valid_metric"] is not None

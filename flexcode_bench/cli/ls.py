@@ -57,7 +57,7 @@ def models(as_json: JsonOption = False) -> None:
 
     from flexcode_bench.models import MODELS, RECBOLE_PREFIX
 
-    rows = [{"name": name, "target": str(MODELS.get_target(name)), "description": MODELS.description(name)} for name in MODELS]
+    rows = [{"name": name, "target": _describe(MODELS.get_target(name)), "description": MODELS.description(name)} for name in MODELS]
     rows.append({"name": f"{RECBOLE_PREFIX}<Name>", "target": "baselines.recbole_adapter:build",
                  "description": "any RecBole sequential model, e.g. recbole:GRU4Rec, trained on our splits"})  # fmt: skip
     if as_json:
@@ -69,3 +69,12 @@ def models(as_json: JsonOption = False) -> None:
     for row in rows:
         table.add_row(row["name"], row["description"], f"[dim]{row['target']}[/dim]")
     console.print_table(table)
+
+
+def _describe(target: object) -> str:
+    """A lazy target as written, or a partial as ``module:function(args)``."""
+    if isinstance(target, str):
+        return target
+    func = getattr(target, "func", target)
+    args = ", ".join(repr(a) for a in getattr(target, "args", ()))
+    return f"{func.__module__}:{func.__name__}({args})"

@@ -102,8 +102,16 @@ class GenerativeRetriever:
         """Everything trained with the generator (the generator alone here; FlexCode adds its router)."""
         return self.generator
 
-    def on_epoch_start(self, epoch: int) -> None:
-        """Called before each training epoch (FlexCode refreshes its hard splits here)."""
+    def refresh_codes(self) -> None:
+        """Recompute ``self.item_tokens`` if they depend on trained weights (FlexCode's hard splits).
+
+        Called before every epoch, before every validation and after the best weights are restored,
+        so history inputs, the trie and the restored model always agree.
+        """
+
+    def final_diagnostics(self, data: PreparedDataset) -> dict:
+        """Model-specific diagnostics recorded in the run manifest after training."""
+        return {}
 
     def target_loss(self, memory: torch.Tensor, src_mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the target items' codes, teacher-forced. ``targets`` are item ids [B]."""
@@ -157,7 +165,6 @@ class GenerativeRetriever:
         rng = np.random.default_rng(seed)
 
         def train_epoch(epoch: int) -> float:
-            self.on_epoch_start(epoch)
             self._refresh_tokens()
             self.trainable().train()
             order = rng.permutation(len(targets))
@@ -182,6 +189,7 @@ class GenerativeRetriever:
         def validate() -> float:
             from flexcode_bench.evaluation.ranking import rank_in_topk
 
+            self._refresh_tokens()
             topk = self.recommend(valid_rows, [histories[u] for u in valid_rows], 10)
             ranks = rank_in_topk(topk, data.valid_targets[valid_rows], n_items=data.n_items)
             return float(((ranks >= 1) & (ranks <= 10)).mean())
@@ -190,6 +198,7 @@ class GenerativeRetriever:
                           eval_every=cfg.eval_every, time_budget=cfg.time_budget, on_epoch=on_epoch)  # fmt: skip
         self._refresh_tokens()
         result.diagnostics.update(self.diagnostics)
+        result.diagnostics.update(self.final_diagnostics(data))
         result.diagnostics["early_stopping_metric"] = "recall@10 (validation, beam search)"
         result.diagnostics.update(self._decode_diagnostics(data))
         return result
@@ -210,6 +219,7 @@ class GenerativeRetriever:
     def _refresh_tokens(self) -> None:
         from flexcode_bench.tokenizers.trie import PrefixTrie
 
+        self.refresh_codes()
         self._item_tokens_t = torch.from_numpy(self.item_tokens).to(self._device)
         self._trie = PrefixTrie(self.item_tokens, self.vocabulary.size).to(self._device)
 

@@ -329,7 +329,8 @@ class Generator(nn.Module):
 
         Equals ``decode(prefix)[:, -1]`` for the prefix fed so far, without re-running it: each
         layer appends this step's keys/values to ``cache``. ``N`` may be g x the memory's batch
-        (rows grouped by source, as in :meth:`decode`); pass ``cache=None`` on the first step.
+        (rows grouped by source, as in :meth:`decode`); pass ``cache=None`` on the first step, which
+        projects ``memory`` into the cross-attention keys/values once (later steps only read the cache).
         """
         if cache is None:
             cache = self.init_cache(memory, src_mask)

@@ -1,0 +1,56 @@
+"""Collaborative signals for FlexCode: SASRec item embeddings and next-item uncertainty per item.
+
+The SASRec is trained on the training split only, for a fixed number of epochs and without
+validation-based early stopping, so everything FlexCode learns for tokenisation is a function of
+the training split (DESIGN §3, leakage guards). The result is cached beside the prepared dataset,
+keyed by the dataset fingerprint and the SASRec config, so every FlexCode variant of a grid shares it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+
+from flexcode_bench import console
+from flexcode_bench.atomic import atomic_path
+from flexcode_bench.config import stable_hash
+
+CF_DIR = "cf"
+
+
+def cf_signals(data, *, profile: str, epochs: int, device: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(item embeddings [n_items, hidden], normalised next-item entropy [n_items]) from a training-split SASRec."""
+    from flexcode_bench.models import model_factory
+
+    sasrec = model_factory("sasrec")(profile, {"max_epochs": epochs, "early_stopping": False})
+    key = stable_hash({"fingerprint": data.fingerprint, "sasrec": asdict(sasrec.config), "seed": seed})
+    cache = data.path / CF_DIR / f"sasrec-{key}.npz"
+    if cache.is_file():
+        stored = np.load(cache)
+        return stored["embeddings"], stored["uncertainty"]
+
+    console.info(f"training the CF model (SASRec, {epochs} epochs on the training split) for FlexCode's codebook")
+    sasrec.fit(data, device=device, seed=seed)
+    embeddings = sasrec.item_embeddings()
+    uncertainty = next_item_entropy(sasrec, data.n_items)
+    if data.path.is_dir():  # in-memory test datasets have no folder to cache into
+        with atomic_path(cache) as tmp:
+            with open(tmp, "wb") as sink:
+                np.savez(sink, embeddings=embeddings, uncertainty=uncertainty)
+        cache.with_suffix(".json").write_text(json.dumps({"key": key, "profile": profile, "epochs": epochs, "seed": seed}))
+    return embeddings, uncertainty
+
+
+def next_item_entropy(model, n_items: int, batch: int = 1024) -> np.ndarray:
+    """Entropy of softmax(score) after a one-item history, divided by log(n_items) (1 = uniform)."""
+    entropies = np.empty(n_items)
+    for start in range(0, n_items, batch):
+        items = np.arange(start, min(start + batch, n_items))
+        scores = model.score([np.array([i]) for i in items]).astype(np.float64)  # (b, n_items)
+        scores -= scores.max(axis=1, keepdims=True)
+        p = np.exp(scores)
+        p /= p.sum(axis=1, keepdims=True)
+        entropies[items] = -(p * np.log(np.clip(p, 1e-300, None))).sum(axis=1)
+    return entropies / np.log(max(n_items, 2))

@@ -1,0 +1,170 @@
+"""FlexCode: a generative recommender whose items are coded by two codebooks under one token budget.
+
+Hui et al., "Semantics Meet Signals: Dual Codebook Representation Learning for Generative
+Recommendation" (FlexCode), arXiv:2511.20673, 2025. The paper leaves token layout, router features,
+loss forms and schedule open; the choices below are flexbench's, each a config switch (DESIGN §4).
+
+Pipeline (everything fitted for tokenisation sees the training split only):
+
+1. Semantic codebook: RQ-VAE over item-text embeddings (L levels). Collaborative codebook: RQ-VAE
+   over item embeddings of a SASRec trained on the training split (L levels). Both are trained
+   jointly with an InfoNCE alignment between their reconstructions (weight λ_align).
+2. Router: an MLP over training-split item features gives each item a CF share α_i and a
+   distribution over splits k = 0..L, Binomial(L, α_i). Item i's code under split k is k CF tokens,
+   L − k semantic tokens and a collision token; every (codebook, level) has its own token range.
+3. Generator (shared with TIGER): the loss on each target item is the expectation over its splits,
+
+       L = E_{k ~ P_router(·|target)}[ NLL_k(target) ] + w_bal · (mean_i α_i − α*)² + w_smooth · mean_j (α_(j+1) − α_(j))²
+
+   where (j) orders items by training popularity, so neighbours in popularity get similar shares.
+   History items are written with their current hard split. At inference the split is hard (the
+   mode) and the trie holds the variable-composition codes.
+
+Ablations are configs of this class (see :mod:`flexcode_bench.ablations`): a fixed split for all
+items (``no-moe``, ``fixed-k<k>``), no alignment (``no-align``) and a popularity-bucket rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from flexcode_bench.config import resolve_dataclass
+from flexcode_bench.data.prepared import PreparedDataset
+from flexcode_bench.models.generative import GenerativeConfig, GenerativeRetriever
+
+
+@dataclass
+class FlexCodeConfig(GenerativeConfig):
+    text_encoder: str = "all-MiniLM-L6-v2"
+    levels: int = 3  # the token budget L (plus one collision token)
+    codebook_size: int = 256
+    rqvae_epochs: int = 50
+    rqvae_batch_size: int = 1024
+    align_weight: float = 0.1  # λ_align
+    align_temperature: float = 0.1
+    router: Literal["learned", "fixed", "popularity-rule"] = "learned"
+    fixed_split: int | None = None  # CF tokens per item when router = "fixed" (None = ⌊L/2⌋)
+    router_hidden: int = 32
+    router_temperature: float = 1.0
+    balance_weight: float = 0.1
+    balance_target: float = 0.5  # α*: the mean CF share the balance term pulls towards
+    smooth_weight: float = 0.1
+    cf_profile: str = "quick"  # SASRec profile of the CF model
+    cf_epochs: int = 20  # fixed: no validation-based early stopping for anything used in tokenisation
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(d_model=32, n_heads=2, d_head=16, d_ff=64, n_layers=1, dropout=0.0, max_epochs=3, patience=2,
+                  valid_users=64, codebook_size=16, rqvae_epochs=5, text_encoder="tfidf-svd", beam_size=10,
+                  cf_profile="smoke", cf_epochs=2),
+    "quick": dict(d_model=64, n_heads=4, d_head=32, d_ff=256, n_layers=2, dropout=0.0, lr=2e-3, max_epochs=40,
+                  patience=3, eval_every=2, valid_users=1000, time_budget=600.0, rqvae_epochs=30, cf_epochs=20),
+    "paper": dict(cf_profile="paper", cf_epochs=100),
+}  # fmt: skip
+
+
+class FlexCode(GenerativeRetriever):
+    config: FlexCodeConfig
+
+    def build_codes(self, data: PreparedDataset, *, device: str, seed: int) -> None:
+        from flexcode_bench.data.embeddings import dataset_text_embeddings
+        from flexcode_bench.evaluation.buckets import popularity_buckets
+        from flexcode_bench.models.cf_signals import cf_signals
+        from flexcode_bench.tokenizers.dual_codebook import (
+            DualCodebookConfig,
+            fit_dual_codebook,
+            split_token_table,
+            split_vocabulary,
+        )
+        from flexcode_bench.tokenizers.router import Router, popularity_rule_splits, router_features
+
+        cfg = self.config
+        text = dataset_text_embeddings(data, encoder=cfg.text_encoder, device=device)
+        cf_embeddings, uncertainty = cf_signals(data, profile=cfg.cf_profile, epochs=cfg.cf_epochs, device=device, seed=seed)
+        dual = fit_dual_codebook(
+            text, cf_embeddings,
+            DualCodebookConfig(levels=cfg.levels, codebook_size=cfg.codebook_size, epochs=cfg.rqvae_epochs,
+                               batch_size=cfg.rqvae_batch_size, align_weight=cfg.align_weight,
+                               align_temperature=cfg.align_temperature, seed=seed),
+            device=device,
+        )  # fmt: skip
+        size = min(cfg.codebook_size, data.n_items)
+        self.vocabulary = split_vocabulary(cfg.levels, size)
+        self._table = split_token_table(dual, self.vocabulary)  # (L+1, n_items, L+1)
+        self._table_t = torch.from_numpy(self._table).to(device)
+        self._buckets = popularity_buckets(data.train_counts)
+        self._features = torch.from_numpy(router_features(data, uncertainty)).to(device)
+        # items ordered by training popularity, for the smoothness term
+        self._popularity_order = torch.from_numpy(np.argsort(-data.train_counts, kind="stable")).to(device)
+        self.router = None
+        if cfg.router == "learned":
+            torch.manual_seed(seed)
+            self.router = Router(self._features.shape[1], cfg.router_hidden, cfg.levels, cfg.router_temperature).to(device)
+            self._splits = self.router.hard_splits(self._features).cpu().numpy()
+        elif cfg.router == "fixed":
+            k = cfg.levels // 2 if cfg.fixed_split is None else cfg.fixed_split
+            if not 0 <= k <= cfg.levels:
+                from flexcode_bench.errors import ConfigError
+
+                raise ConfigError(f"fixed_split must be in 0..{cfg.levels}, got {k}")
+            self._splits = np.full(data.n_items, k, dtype=np.int64)
+        else:
+            self._splits = popularity_rule_splits(self._buckets.of(np.arange(data.n_items)), cfg.levels)
+        self.item_tokens = self._table[self._splits, np.arange(data.n_items)]
+        self.diagnostics.update({"codebook_usage": dual.usage, "final_align_loss": dual.final_align_loss,
+                                 "router": cfg.router, "code_depth": cfg.levels + 1})  # fmt: skip
+
+    def trainable(self) -> torch.nn.Module:
+        if self.router is None:
+            return self.generator
+        return torch.nn.ModuleDict({"generator": self.generator, "router": self.router})
+
+    def refresh_codes(self) -> None:
+        if self.router is not None:
+            self._splits = self.router.hard_splits(self._features).cpu().numpy()
+            self.item_tokens = self._table[self._splits, np.arange(len(self._splits))]
+
+    def target_loss(self, memory: torch.Tensor, src_mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.router is None:
+            return super().target_loss(memory, src_mask, targets)
+        cfg = self.config
+        n_splits, batch = cfg.levels + 1, len(targets)
+        codes = self._table_t[:, targets].reshape(n_splits * batch, -1)  # (L+1)·B codes, split-major
+        nll = self.code_nll(memory.repeat(n_splits, 1, 1), src_mask.repeat(n_splits, 1), codes)
+        nll = nll.view(n_splits, batch).T  # (B, L+1)
+        expected = (self.router.split_distribution(self._features[targets]) * nll).sum(dim=1).mean()
+        alpha = self.router.cf_share(self._features)  # (n_items,)
+        balance = (alpha.mean() - cfg.balance_target) ** 2
+        ordered = alpha[self._popularity_order]
+        smooth = ((ordered[1:] - ordered[:-1]) ** 2).mean()
+        return expected + cfg.balance_weight * balance + cfg.smooth_weight * smooth
+
+    def final_diagnostics(self, data: PreparedDataset) -> dict:
+        from flexcode_bench.tokenizers.collisions import ItemCodes
+
+        if self.router is not None:
+            with torch.no_grad():
+                share = self.router.cf_share(self._features).cpu().numpy()
+        else:
+            share = self._splits / self.config.levels
+        buckets = self._buckets.of(np.arange(data.n_items))
+        by_bucket = {b: float(share[buckets == b].mean()) for b in ("head", "torso", "tail", "cold") if (buckets == b).any()}
+        splits_by_bucket = {
+            b: np.bincount(self._splits[buckets == b], minlength=self.config.levels + 1).tolist()
+            for b in by_bucket
+        }
+        return {
+            "item_splits": self._splits.tolist(),
+            "cf_share_by_bucket": by_bucket,
+            "split_counts_by_bucket": splits_by_bucket,
+            "collisions": ItemCodes(self.item_tokens, self.vocabulary).collision_stats(),
+        }
+
+
+def build(profile: str, overrides: Mapping[str, Any]) -> FlexCode:
+    return FlexCode(resolve_dataclass(FlexCodeConfig, PROFILES, profile, overrides))

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from flexcode_bench.errors import ConfigError
 from flexcode_bench.recommender import FitResult, OnEpoch
@@ -52,53 +52,93 @@ class SASRecConfig:
     n_heads: int = 2
     max_len: int = 50  # items of history the model reads (the paper's n)
     dropout: float = 0.2  # embedding, attention and residual dropout; ~30% of a small CPU step, 0 disables
-    loss: Literal["ce", "bce"] = "ce"  # ce = full softmax over all items; bce = paper's one sampled negative
+    loss: Literal["ce", "bce"] = (
+        "ce"  # ce = full softmax over all items; bce = paper's one sampled negative
+    )
     lr: float = 1e-3
-    weight_decay: float = 0.0  # AdamW decay, applied to matrices only (not biases, LayerNorm)
+    weight_decay: float = (
+        0.0  # AdamW decay, applied to matrices only (not biases, LayerNorm)
+    )
     batch_size: int = 256  # training windows per step
-    train_windows: Literal["last", "all"] = "all"  # every training item a target, or only each user's last window
+    train_windows: Literal["last", "all"] = (
+        "all"  # every training item a target, or only each user's last window
+    )
     max_epochs: int = 200
     patience: int = 10  # evaluations without a new best validation NDCG@10
     eval_every: int = 1  # epochs between validations
-    valid_users: int | None = None  # validate on a fixed seeded subset of this many users (None = all)
-    time_budget: float | None = None  # wall seconds of training after which to stop (best weights kept)
-    mask_history: bool = False  # the protocol's history-masking flag, applied to validation too
+    valid_users: int | None = (
+        None  # validate on a fixed seeded subset of this many users (None = all)
+    )
+    time_budget: float | None = (
+        None  # wall seconds of training after which to stop (best weights kept)
+    )
+    mask_history: bool = (
+        False  # the protocol's history-masking flag, applied to validation too
+    )
     score_batch_size: int = 1024  # users per forward pass in score()
 
     def __post_init__(self) -> None:
         if self.loss not in ("ce", "bce"):
             raise ConfigError(f"SASRec loss must be 'ce' or 'bce', got {self.loss!r}")
         if self.train_windows not in ("last", "all"):
-            raise ConfigError(f"SASRec train_windows must be 'last' or 'all', got {self.train_windows!r}")
+            raise ConfigError(
+                f"SASRec train_windows must be 'last' or 'all', got {self.train_windows!r}"
+            )
         if self.hidden % self.n_heads != 0:
-            raise ConfigError(f"hidden ({self.hidden}) must be divisible by n_heads ({self.n_heads})")
+            raise ConfigError(
+                f"hidden ({self.hidden}) must be divisible by n_heads ({self.n_heads})"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        for name in ("hidden", "n_blocks", "n_heads", "max_len", "batch_size", "max_epochs", "patience", "eval_every"):
+        for name in (
+            "hidden",
+            "n_blocks",
+            "n_heads",
+            "max_len",
+            "batch_size",
+            "max_epochs",
+            "patience",
+            "eval_every",
+        ):
             if getattr(self, name) < 1:
-                raise ConfigError(f"SASRec {name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(
+                    f"SASRec {name} must be >= 1, got {getattr(self, name)}"
+                )
 
     @classmethod
     def for_profile(cls, profile: str, **overrides: object) -> SASRecConfig:
         """The defaults, then the profile's overrides, then ``overrides`` (later wins)."""
         if profile not in PROFILES:
-            raise ConfigError(f"unknown SASRec profile {profile!r}", hint=f"use one of {', '.join(PROFILES)}")
+            raise ConfigError(
+                f"unknown SASRec profile {profile!r}",
+                hint=f"use one of {', '.join(PROFILES)}",
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ConfigError(f"unknown SASRec config field(s) {unknown}", hint=f"known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"unknown SASRec config field(s) {unknown}",
+                hint=f"known: {', '.join(sorted(known))}",
+            )
         return replace(cls(), **{**PROFILES[profile], **overrides})
 
 
 PROFILES: dict[str, dict[str, object]] = {
     # seconds, for tests: one small block, two epochs, validation on a subset.
-    "smoke": dict(hidden=32, n_blocks=1, max_len=20, max_epochs=2, patience=1, valid_users=256),
+    "smoke": {
+        "hidden": 32,
+        "n_blocks": 1,
+        "max_len": 20,
+        "max_epochs": 2,
+        "patience": 1,
+        "valid_users": 256,
+    },
     # a few minutes on ml-100k on 2 CPU cores (~2-3 s/epoch): smaller batches give more updates per
     # epoch on a small dataset; patience 10 because validation NDCG@10 on ~1k users is noisy.
     # No time budget: a budget would make the result depend on the machine's load.
-    "quick": dict(batch_size=64, max_epochs=40, patience=10),
+    "quick": {"batch_size": 64, "max_epochs": 40, "patience": 10},
     # the strong recipe: full-softmax CE over every training position, up to 200 epochs, patience 20.
-    "paper": dict(max_epochs=200, patience=20),
+    "paper": {"max_epochs": 200, "patience": 20},
 }
 
 
@@ -114,11 +154,19 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, T, H = x.shape  # batch, time, hidden
         q, k, v = self.qkv(x).split(H, dim=2)
-        q = q.view(B, T, self.n_heads, H // self.n_heads).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, self.n_heads, H // self.n_heads).transpose(1, 2)  # (B, nh, T, hs)
-        v = v.view(B, T, self.n_heads, H // self.n_heads).transpose(1, 2)  # (B, nh, T, hs)
+        q = q.view(B, T, self.n_heads, H // self.n_heads).transpose(
+            1, 2
+        )  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_heads, H // self.n_heads).transpose(
+            1, 2
+        )  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_heads, H // self.n_heads).transpose(
+            1, 2
+        )  # (B, nh, T, hs)
         drop = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)  # (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=drop
+        )  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, H)  # (B, T, H)
         return self.resid_drop(self.proj(y))
 
@@ -155,7 +203,9 @@ class SASRecNet(nn.Module):
     def __init__(self, config: SASRecConfig, n_items: int) -> None:
         super().__init__()
         self.n_items = n_items
-        self.item_emb = nn.Embedding(n_items + 1, config.hidden, padding_idx=0)  # row 0 = padding
+        self.item_emb = nn.Embedding(
+            n_items + 1, config.hidden, padding_idx=0
+        )  # row 0 = padding
         self.pos_emb = nn.Embedding(config.max_len, config.hidden)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_blocks))
@@ -172,12 +222,18 @@ class SASRecNet(nn.Module):
                 module.weight.data[module.padding_idx].zero_()
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
-        B, T = seq.shape
+        T = seq.shape[1]
         valid = seq > 0  # (B, T)
         causal = torch.ones(T, T, dtype=torch.bool, device=seq.device).tril()  # (T, T)
-        eye = torch.eye(T, dtype=torch.bool, device=seq.device)  # a padded query attends to itself only
-        mask = (causal & (valid[:, None, :] | eye)).unsqueeze(1)  # (B, 1, T, T), True = may attend
-        x = self.item_emb(seq) + self.pos_emb.weight[-T:]  # (B, T, H); right-aligned positions
+        eye = torch.eye(
+            T, dtype=torch.bool, device=seq.device
+        )  # a padded query attends to itself only
+        mask = (causal & (valid[:, None, :] | eye)).unsqueeze(
+            1
+        )  # (B, 1, T, T), True = may attend
+        x = (
+            self.item_emb(seq) + self.pos_emb.weight[-T:]
+        )  # (B, T, H); right-aligned positions
         x = self.drop(x)
         for block in self.blocks:
             x = block(x, mask)
@@ -198,7 +254,9 @@ def _left_pad(seqs: Sequence[np.ndarray], width: int) -> np.ndarray:
     return out
 
 
-def _training_windows(sequences: Sequence[np.ndarray], max_len: int, *, every: bool) -> np.ndarray:
+def _training_windows(
+    sequences: Sequence[np.ndarray], max_len: int, *, every: bool
+) -> np.ndarray:
     """Left-padded (+1-shifted) windows of ``max_len + 1`` items: int64 (N, max_len + 1).
 
     ``every=False``: one window per user, their last ``max_len + 1`` items (the usual SASRec data).
@@ -227,19 +285,34 @@ class SASRec:
 
     # ---- training -------------------------------------------------------------------------------
 
-    def fit(self, data: PreparedDataset, *, device: str, seed: int, on_epoch: OnEpoch | None = None) -> FitResult:
+    def fit(
+        self,
+        data: PreparedDataset,
+        *,
+        device: str,
+        seed: int,
+        on_epoch: OnEpoch | None = None,
+    ) -> FitResult:
         """Train on ``data.train_sequences``; early-stop on validation NDCG@10; keep the best weights."""
         cfg = self.config
         rng = seed_everything(seed)
         self.net = SASRecNet(cfg, data.n_items).to(device)
-        rows = _training_windows(data.train_sequences, cfg.max_len, every=cfg.train_windows == "all")
+        rows = _training_windows(
+            data.train_sequences, cfg.max_len, every=cfg.train_windows == "all"
+        )
         if len(rows) == 0:
-            raise ConfigError(f"{data.name}: no user has 2+ training items, so SASRec has nothing to learn")
+            raise ConfigError(
+                f"{data.name}: no user has 2+ training items, so SASRec has nothing to learn"
+            )
         train = torch.from_numpy(rows).to(device)  # (N, max_len + 1), moved once
         decay = [p for p in self.net.parameters() if p.dim() >= 2]
         no_decay = [p for p in self.net.parameters() if p.dim() < 2]
         optim = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+            [
+                {"params": decay, "weight_decay": cfg.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=cfg.lr,
         )
 
         def train_epoch(epoch: int) -> float:
@@ -252,7 +325,10 @@ class SASRec:
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
                 optim.step()
-                total, steps = total + loss.detach(), steps + 1  # no per-step .item(): no GPU sync
+                total, steps = (
+                    total + loss.detach(),
+                    steps + 1,
+                )  # no per-step .item(): no GPU sync
             return total.item() / steps
 
         result = fit_loop(
@@ -275,18 +351,22 @@ class SASRec:
 
     def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         h = self.net(inputs)  # (B, T, H)
-        keep = inputs > 0  # (B, T): real input positions (their targets are real too: padding is on the left)
+        keep = (
+            inputs > 0
+        )  # (B, T): real input positions (their targets are real too: padding is on the left)
         h, pos = h[keep], targets[keep] - 1  # (N, H), (N,) 0-based targets
         if self.config.loss == "ce":
-            return F.cross_entropy(self.net.logits(h), pos)  # full softmax over all n_items
+            return F.cross_entropy(
+                self.net.logits(h), pos
+            )  # full softmax over all n_items
         # one negative per position, uniform over items != target: draw from n-1 ids, skip the target
         neg = torch.randint(0, self.net.n_items - 1, pos.shape, device=pos.device)
         neg = neg + (neg >= pos).long()
         pos_logit = (h * self.net.item_emb(pos + 1)).sum(-1)  # (N,)
         neg_logit = (h * self.net.item_emb(neg + 1)).sum(-1)  # (N,)
-        return F.binary_cross_entropy_with_logits(pos_logit, torch.ones_like(pos_logit)) + F.binary_cross_entropy_with_logits(
-            neg_logit, torch.zeros_like(neg_logit)
-        )
+        return F.binary_cross_entropy_with_logits(
+            pos_logit, torch.ones_like(pos_logit)
+        ) + F.binary_cross_entropy_with_logits(neg_logit, torch.zeros_like(neg_logit))
 
     def _validator(self, data: PreparedDataset, seed: int) -> Callable[[], float]:
         """A closure computing mean validation NDCG@10 (full ranking, pessimistic ties) via the evaluator."""
@@ -295,8 +375,14 @@ class SASRec:
 
         users = np.arange(data.n_users)
         cap = self.config.valid_users
-        if cap is not None and cap < data.n_users:  # fixed subset, its own stream: independent of training
-            users = np.sort(np.random.default_rng([seed, 1]).choice(data.n_users, size=cap, replace=False))
+        if (
+            cap is not None and cap < data.n_users
+        ):  # fixed subset, its own stream: independent of training
+            users = np.sort(
+                np.random.default_rng([seed, 1]).choice(
+                    data.n_users, size=cap, replace=False
+                )
+            )
         all_histories = data.history("valid")
         histories = [all_histories[u] for u in users]
         targets = data.targets("valid")[users]
@@ -327,7 +413,9 @@ class SASRec:
         out = np.empty((len(histories), net.n_items), dtype=np.float32)
         step = self.config.score_batch_size
         for start in range(0, len(histories), step):
-            seq = torch.from_numpy(_left_pad(histories[start : start + step], self.config.max_len)).to(device)
+            seq = torch.from_numpy(
+                _left_pad(histories[start : start + step], self.config.max_len)
+            ).to(device)
             h = net(seq)[:, -1]  # (B, H): the state after the most recent item
             out[start : start + len(seq)] = net.logits(h).float().cpu().numpy()
         net.train(was_training)
@@ -335,7 +423,15 @@ class SASRec:
 
     def item_embeddings(self) -> np.ndarray:
         """float32 [n_items, hidden]: the output item table without the padding row (FlexCode's CF signal)."""
-        return self._require_net().item_emb.weight[1:].detach().float().cpu().numpy().copy()
+        return (
+            self._require_net()
+            .item_emb.weight[1:]
+            .detach()
+            .float()
+            .cpu()
+            .numpy()
+            .copy()
+        )
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self._require_net().state_dict()
@@ -348,5 +444,8 @@ class SASRec:
 
     def _require_net(self) -> SASRecNet:
         if self.net is None:
-            raise ConfigError("SASRec has no weights yet", hint="call fit() or load_state_dict() first")
+            raise ConfigError(
+                "SASRec has no weights yet",
+                hint="call fit() or load_state_dict() first",
+            )
         return self.net

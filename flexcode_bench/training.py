@@ -84,7 +84,9 @@ def fit_loop(
     ``diagnostics`` records why training stopped and the total seconds.
     """
     if max_epochs < 1 or eval_every < 1:
-        raise ConfigError(f"max_epochs and eval_every must be >= 1, got {max_epochs} and {eval_every}")
+        raise ConfigError(
+            f"max_epochs and eval_every must be >= 1, got {max_epochs} and {eval_every}"
+        )
     stopper = EarlyStopping(patience)
     reports: list[EpochReport] = []
     stopped = "max_epochs"
@@ -92,12 +94,21 @@ def fit_loop(
     for epoch in range(1, max_epochs + 1):
         epoch_start = time.perf_counter()
         loss = float(train_epoch(epoch))
-        over_budget = time_budget is not None and time.perf_counter() - started >= time_budget
+        over_budget = (
+            time_budget is not None and time.perf_counter() - started >= time_budget
+        )
         metric = None
-        if validate is not None and (epoch % eval_every == 0 or epoch == max_epochs or over_budget):
+        if validate is not None and (
+            epoch % eval_every == 0 or epoch == max_epochs or over_budget
+        ):
             metric = float(validate())
             stopper.step(metric, model, epoch)
-        report = EpochReport(epoch=epoch, train_loss=loss, valid_metric=metric, seconds=time.perf_counter() - epoch_start)
+        report = EpochReport(
+            epoch=epoch,
+            train_loss=loss,
+            valid_metric=metric,
+            seconds=time.perf_counter() - epoch_start,
+        )
         reports.append(report)
         if on_epoch is not None:
             on_epoch(report)
@@ -112,5 +123,8 @@ def fit_loop(
         epochs=reports,
         best_epoch=stopper.best_epoch if validate is not None else reports[-1].epoch,
         best_valid_metric=stopper.best,
-        diagnostics={"stopped": stopped, "train_seconds": time.perf_counter() - started},
+        diagnostics={
+            "stopped": stopped,
+            "train_seconds": time.perf_counter() - started,
+        },
     )

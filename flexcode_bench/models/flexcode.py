@@ -134,9 +134,10 @@ class FlexCode(GenerativeRetriever):
             return super().target_loss(memory, src_mask, targets)
         cfg = self.config
         n_splits, batch = cfg.levels + 1, len(targets)
-        codes = self._table_t[:, targets].reshape(n_splits * batch, -1)  # (L+1)·B codes, split-major
-        nll = self.code_nll(memory.repeat(n_splits, 1, 1), src_mask.repeat(n_splits, 1), codes)
-        nll = nll.view(n_splits, batch).T  # (B, L+1)
+        # (L+1, B, depth) -> (B·(L+1), depth), item-major: the decoder reads each encoded source once
+        # for its L+1 grouped rows, so the expectation costs L+1 small decoder passes, not encoder passes.
+        codes = self._table_t[:, targets].transpose(0, 1).reshape(batch * n_splits, -1)
+        nll = self.code_nll(memory, src_mask, codes).view(batch, n_splits)  # (B, L+1)
         expected = (self.router.split_distribution(self._features[targets]) * nll).sum(dim=1).mean()
         alpha = self.router.cf_share(self._features)  # (n_items,)
         balance = (alpha.mean() - cfg.balance_target) ** 2

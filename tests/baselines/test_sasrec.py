@@ -17,19 +17,31 @@ N_ITEMS = 50
 
 
 def _config(**overrides: object) -> SASRecConfig:
-    base = dict(dropout=0.0, lr=5e-3, batch_size=64, max_epochs=12, patience=3)
+    base = {
+        "dropout": 0.0,
+        "lr": 5e-3,
+        "batch_size": 64,
+        "max_epochs": 12,
+        "patience": 3,
+    }
     return SASRecConfig.for_profile("smoke", **{**base, **overrides})
 
 
 def _test_ndcg10(model: SASRec, data) -> float:
     histories = data.history("test")
-    ranks = rank_targets(lambda rows: model.score([histories[r] for r in rows]), data.targets("test"), n_items=data.n_items)
+    ranks = rank_targets(
+        lambda rows: model.score([histories[r] for r in rows]),
+        data.targets("test"),
+        n_items=data.n_items,
+    )
     return float(per_user_metrics(ranks, ks=(10,))["ndcg@10"].mean())
 
 
 @pytest.fixture(scope="module")
 def data():
-    return dataset_from_sequences(next_item_sequences(n_users=200, n_items=N_ITEMS, length=20), N_ITEMS)
+    return dataset_from_sequences(
+        next_item_sequences(n_users=200, n_items=N_ITEMS, length=20), N_ITEMS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +102,9 @@ def test_given_bce_loss_then_it_trains_and_the_loss_falls(data):
     assert result.best_valid_metric > 0.3
 
 
-def test_given_trained_model_then_item_embeddings_and_state_dict_round_trip(trained, data):
+def test_given_trained_model_then_item_embeddings_and_state_dict_round_trip(
+    trained, data
+):
     model, _, _ = trained
     emb = model.item_embeddings()
     assert emb.shape == (N_ITEMS, model.config.hidden) and emb.dtype == np.float32
@@ -102,9 +116,15 @@ def test_given_trained_model_then_item_embeddings_and_state_dict_round_trip(trai
 
 
 def test_given_all_windows_then_every_training_item_after_the_first_is_a_target(data):
-    long_data = dataset_from_sequences(next_item_sequences(n_users=20, n_items=N_ITEMS, length=60), N_ITEMS)
-    every = SASRec(_config(max_len=10, max_epochs=1, valid_users=5)).fit(long_data, device="cpu", seed=0)
-    last = SASRec(_config(max_len=10, max_epochs=1, valid_users=5, train_windows="last")).fit(long_data, device="cpu", seed=0)
+    long_data = dataset_from_sequences(
+        next_item_sequences(n_users=20, n_items=N_ITEMS, length=60), N_ITEMS
+    )
+    every = SASRec(_config(max_len=10, max_epochs=1, valid_users=5)).fit(
+        long_data, device="cpu", seed=0
+    )
+    last = SASRec(
+        _config(max_len=10, max_epochs=1, valid_users=5, train_windows="last")
+    ).fit(long_data, device="cpu", seed=0)
     assert every.diagnostics["n_train_positions"] == 20 * (58 - 1)
     assert last.diagnostics["n_train_positions"] == 20 * 10
 

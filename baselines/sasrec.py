@@ -27,9 +27,9 @@ Choices where the paper leaves room (all switchable through :class:`SASRecConfig
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -52,42 +52,27 @@ class SASRecConfig:
     n_heads: int = 2
     max_len: int = 50  # items of history the model reads (the paper's n)
     dropout: float = 0.2  # embedding, attention and residual dropout; ~30% of a small CPU step, 0 disables
-    loss: Literal["ce", "bce"] = (
-        "ce"  # ce = full softmax over all items; bce = paper's one sampled negative
-    )
+    loss: Literal["ce", "bce"] = "ce"  # ce = full softmax over all items; bce = paper's one sampled negative
     lr: float = 1e-3
-    weight_decay: float = (
-        0.0  # AdamW decay, applied to matrices only (not biases, LayerNorm)
-    )
+    weight_decay: float = 0.0  # AdamW decay, applied to matrices only (not biases, LayerNorm)
     batch_size: int = 256  # training windows per step
-    train_windows: Literal["last", "all"] = (
-        "all"  # every training item a target, or only each user's last window
-    )
+    train_windows: Literal["last", "all"] = "all"  # every training item a target, or only each user's last window
     max_epochs: int = 200
     patience: int = 10  # evaluations without a new best validation NDCG@10
     eval_every: int = 1  # epochs between validations
-    valid_users: int | None = (
-        None  # validate on a fixed seeded subset of this many users (None = all)
-    )
-    time_budget: float | None = (
-        None  # wall seconds of training after which to stop (best weights kept)
-    )
-    mask_history: bool = (
-        False  # the protocol's history-masking flag, applied to validation too
-    )
+    valid_users: int | None = None  # validate on a fixed seeded subset of this many users (None = all)
+    early_stopping: bool = True  # False: train max_epochs on the training split alone (FlexCode's CF model)
+    time_budget: float | None = None  # wall seconds of training after which to stop (best weights kept)
+    mask_history: bool = False  # the protocol's history-masking flag, applied to validation too
     score_batch_size: int = 1024  # users per forward pass in score()
 
     def __post_init__(self) -> None:
         if self.loss not in ("ce", "bce"):
             raise ConfigError(f"SASRec loss must be 'ce' or 'bce', got {self.loss!r}")
         if self.train_windows not in ("last", "all"):
-            raise ConfigError(
-                f"SASRec train_windows must be 'last' or 'all', got {self.train_windows!r}"
-            )
+            raise ConfigError(f"SASRec train_windows must be 'last' or 'all', got {self.train_windows!r}")
         if self.hidden % self.n_heads != 0:
-            raise ConfigError(
-                f"hidden ({self.hidden}) must be divisible by n_heads ({self.n_heads})"
-            )
+            raise ConfigError(f"hidden ({self.hidden}) must be divisible by n_heads ({self.n_heads})")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         for name in (
@@ -101,26 +86,8 @@ class SASRecConfig:
             "eval_every",
         ):
             if getattr(self, name) < 1:
-                raise ConfigError(
-                    f"SASRec {name} must be >= 1, got {getattr(self, name)}"
-                )
+                raise ConfigError(f"SASRec {name} must be >= 1, got {getattr(self, name)}")
 
-    @classmethod
-    def for_profile(cls, profile: str, **overrides: object) -> SASRecConfig:
-        """The defaults, then the profile's overrides, then ``overrides`` (later wins)."""
-        if profile not in PROFILES:
-            raise ConfigError(
-                f"unknown SASRec profile {profile!r}",
-                hint=f"use one of {', '.join(PROFILES)}",
-            )
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown SASRec config field(s) {unknown}",
-                hint=f"known: {', '.join(sorted(known))}",
-            )
-        return replace(cls(), **{**PROFILES[profile], **overrides})
 
 
 PROFILES: dict[str, dict[str, object]] = {
@@ -154,19 +121,11 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, T, H = x.shape  # batch, time, hidden
         q, k, v = self.qkv(x).split(H, dim=2)
-        q = q.view(B, T, self.n_heads, H // self.n_heads).transpose(
-            1, 2
-        )  # (B, nh, T, hs)
-        k = k.view(B, T, self.n_heads, H // self.n_heads).transpose(
-            1, 2
-        )  # (B, nh, T, hs)
-        v = v.view(B, T, self.n_heads, H // self.n_heads).transpose(
-            1, 2
-        )  # (B, nh, T, hs)
+        q = q.view(B, T, self.n_heads, H // self.n_heads).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_heads, H // self.n_heads).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_heads, H // self.n_heads).transpose(1, 2)  # (B, nh, T, hs)
         drop = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=drop
-        )  # (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, H)  # (B, T, H)
         return self.resid_drop(self.proj(y))
 
@@ -203,9 +162,7 @@ class SASRecNet(nn.Module):
     def __init__(self, config: SASRecConfig, n_items: int) -> None:
         super().__init__()
         self.n_items = n_items
-        self.item_emb = nn.Embedding(
-            n_items + 1, config.hidden, padding_idx=0
-        )  # row 0 = padding
+        self.item_emb = nn.Embedding(n_items + 1, config.hidden, padding_idx=0)  # row 0 = padding
         self.pos_emb = nn.Embedding(config.max_len, config.hidden)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_blocks))
@@ -225,15 +182,9 @@ class SASRecNet(nn.Module):
         T = seq.shape[1]
         valid = seq > 0  # (B, T)
         causal = torch.ones(T, T, dtype=torch.bool, device=seq.device).tril()  # (T, T)
-        eye = torch.eye(
-            T, dtype=torch.bool, device=seq.device
-        )  # a padded query attends to itself only
-        mask = (causal & (valid[:, None, :] | eye)).unsqueeze(
-            1
-        )  # (B, 1, T, T), True = may attend
-        x = (
-            self.item_emb(seq) + self.pos_emb.weight[-T:]
-        )  # (B, T, H); right-aligned positions
+        eye = torch.eye(T, dtype=torch.bool, device=seq.device)  # a padded query attends to itself only
+        mask = (causal & (valid[:, None, :] | eye)).unsqueeze(1)  # (B, 1, T, T), True = may attend
+        x = self.item_emb(seq) + self.pos_emb.weight[-T:]  # (B, T, H); right-aligned positions
         x = self.drop(x)
         for block in self.blocks:
             x = block(x, mask)
@@ -254,9 +205,7 @@ def _left_pad(seqs: Sequence[np.ndarray], width: int) -> np.ndarray:
     return out
 
 
-def _training_windows(
-    sequences: Sequence[np.ndarray], max_len: int, *, every: bool
-) -> np.ndarray:
+def _training_windows(sequences: Sequence[np.ndarray], max_len: int, *, every: bool) -> np.ndarray:
     """Left-padded (+1-shifted) windows of ``max_len + 1`` items: int64 (N, max_len + 1).
 
     ``every=False``: one window per user, their last ``max_len + 1`` items (the usual SASRec data).
@@ -297,13 +246,9 @@ class SASRec:
         cfg = self.config
         rng = seed_everything(seed)
         self.net = SASRecNet(cfg, data.n_items).to(device)
-        rows = _training_windows(
-            data.train_sequences, cfg.max_len, every=cfg.train_windows == "all"
-        )
+        rows = _training_windows(data.train_sequences, cfg.max_len, every=cfg.train_windows == "all")
         if len(rows) == 0:
-            raise ConfigError(
-                f"{data.name}: no user has 2+ training items, so SASRec has nothing to learn"
-            )
+            raise ConfigError(f"{data.name}: no user has 2+ training items, so SASRec has nothing to learn")
         train = torch.from_numpy(rows).to(device)  # (N, max_len + 1), moved once
         decay = [p for p in self.net.parameters() if p.dim() >= 2]
         no_decay = [p for p in self.net.parameters() if p.dim() < 2]
@@ -334,7 +279,7 @@ class SASRec:
         result = fit_loop(
             self.net,
             train_epoch,
-            self._validator(data, seed),
+            self._validator(data, seed) if cfg.early_stopping else None,
             max_epochs=cfg.max_epochs,
             patience=cfg.patience,
             eval_every=cfg.eval_every,
@@ -351,14 +296,10 @@ class SASRec:
 
     def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         h = self.net(inputs)  # (B, T, H)
-        keep = (
-            inputs > 0
-        )  # (B, T): real input positions (their targets are real too: padding is on the left)
+        keep = inputs > 0  # (B, T): real input positions (their targets are real too: padding is on the left)
         h, pos = h[keep], targets[keep] - 1  # (N, H), (N,) 0-based targets
         if self.config.loss == "ce":
-            return F.cross_entropy(
-                self.net.logits(h), pos
-            )  # full softmax over all n_items
+            return F.cross_entropy(self.net.logits(h), pos)  # full softmax over all n_items
         # one negative per position, uniform over items != target: draw from n-1 ids, skip the target
         neg = torch.randint(0, self.net.n_items - 1, pos.shape, device=pos.device)
         neg = neg + (neg >= pos).long()
@@ -375,14 +316,8 @@ class SASRec:
 
         users = np.arange(data.n_users)
         cap = self.config.valid_users
-        if (
-            cap is not None and cap < data.n_users
-        ):  # fixed subset, its own stream: independent of training
-            users = np.sort(
-                np.random.default_rng([seed, 1]).choice(
-                    data.n_users, size=cap, replace=False
-                )
-            )
+        if cap is not None and cap < data.n_users:  # fixed subset, its own stream: independent of training
+            users = np.sort(np.random.default_rng([seed, 1]).choice(data.n_users, size=cap, replace=False))
         all_histories = data.history("valid")
         histories = [all_histories[u] for u in users]
         targets = data.targets("valid")[users]
@@ -413,9 +348,7 @@ class SASRec:
         out = np.empty((len(histories), net.n_items), dtype=np.float32)
         step = self.config.score_batch_size
         for start in range(0, len(histories), step):
-            seq = torch.from_numpy(
-                _left_pad(histories[start : start + step], self.config.max_len)
-            ).to(device)
+            seq = torch.from_numpy(_left_pad(histories[start : start + step], self.config.max_len)).to(device)
             h = net(seq)[:, -1]  # (B, H): the state after the most recent item
             out[start : start + len(seq)] = net.logits(h).float().cpu().numpy()
         net.train(was_training)
@@ -423,15 +356,7 @@ class SASRec:
 
     def item_embeddings(self) -> np.ndarray:
         """float32 [n_items, hidden]: the output item table without the padding row (FlexCode's CF signal)."""
-        return (
-            self._require_net()
-            .item_emb.weight[1:]
-            .detach()
-            .float()
-            .cpu()
-            .numpy()
-            .copy()
-        )
+        return self._require_net().item_emb.weight[1:].detach().float().cpu().numpy().copy()
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self._require_net().state_dict()
@@ -449,3 +374,10 @@ class SASRec:
                 hint="call fit() or load_state_dict() first",
             )
         return self.net
+
+
+def build(profile: str, overrides: Mapping[str, Any]) -> SASRec:
+    """The model registry's factory: defaults < profile < overrides (unknown keys are errors)."""
+    from flexcode_bench.config import resolve_dataclass
+
+    return SASRec(resolve_dataclass(SASRecConfig, PROFILES, profile, overrides))

@@ -39,6 +39,8 @@ def resolved_config(config: RunConfig) -> tuple[dict, object]:
     from flexcode_bench.models import model_factory
 
     model = model_factory(config.model)(config.profile, config.model_overrides)
+    if hasattr(model.config, "mask_history"):  # a model that validates itself follows the run's protocol
+        model.config.mask_history = config.protocol.mask_history
     resolved = config.identity()
     resolved["model_config"] = dataclasses.asdict(model.config)
     resolved["config_hash"] = stable_hash(resolved)

@@ -84,9 +84,7 @@ def fit_loop(
     ``diagnostics`` records why training stopped and the total seconds.
     """
     if max_epochs < 1 or eval_every < 1:
-        raise ConfigError(
-            f"max_epochs and eval_every must be >= 1, got {max_epochs} and {eval_every}"
-        )
+        raise ConfigError(f"max_epochs and eval_every must be >= 1, got {max_epochs} and {eval_every}")
     stopper = EarlyStopping(patience)
     reports: list[EpochReport] = []
     stopped = "max_epochs"
@@ -94,13 +92,9 @@ def fit_loop(
     for epoch in range(1, max_epochs + 1):
         epoch_start = time.perf_counter()
         loss = float(train_epoch(epoch))
-        over_budget = (
-            time_budget is not None and time.perf_counter() - started >= time_budget
-        )
+        over_budget = time_budget is not None and time.perf_counter() - started >= time_budget
         metric = None
-        if validate is not None and (
-            epoch % eval_every == 0 or epoch == max_epochs or over_budget
-        ):
+        if validate is not None and (epoch % eval_every == 0 or epoch == max_epochs or over_budget):
             metric = float(validate())
             stopper.step(metric, model, epoch)
         report = EpochReport(

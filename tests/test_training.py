@@ -32,9 +32,7 @@ def test_given_metric_that_peaks_then_falls_then_best_weights_are_restored():
     result = fit_loop(model, train_epoch, validate, max_epochs=6, patience=10)
     assert result.best_epoch == 3
     assert result.best_valid_metric == pytest.approx(0.5)
-    assert (
-        model.weight.item() == 3.0
-    )  # the weights of epoch 3, not of the last epoch (6)
+    assert model.weight.item() == 3.0  # the weights of epoch 3, not of the last epoch (6)
     assert result.diagnostics["stopped"] == "max_epochs"
 
 
@@ -57,9 +55,7 @@ def test_given_early_stopping_then_snapshot_is_a_cpu_copy_unaffected_by_later_st
 def test_given_patience_then_fit_loop_stops_and_reports_each_epoch():
     model, train_epoch, validate = _scripted([0.1, 0.5, 0.4, 0.4, 0.3, 0.9, 0.9, 0.9])
     seen: list[EpochReport] = []
-    result = fit_loop(
-        model, train_epoch, validate, max_epochs=8, patience=3, on_epoch=seen.append
-    )
+    result = fit_loop(model, train_epoch, validate, max_epochs=8, patience=3, on_epoch=seen.append)
     assert [r.epoch for r in seen] == [
         1,
         2,
@@ -70,16 +66,12 @@ def test_given_patience_then_fit_loop_stops_and_reports_each_epoch():
     assert result.epochs == seen
     assert result.diagnostics["stopped"] == "patience"
     assert result.best_epoch == 2 and model.weight.item() == 2.0
-    assert seen[0].train_loss == pytest.approx(1.0) and all(
-        r.seconds >= 0 for r in seen
-    )
+    assert seen[0].train_loss == pytest.approx(1.0) and all(r.seconds >= 0 for r in seen)
 
 
 def test_given_eval_every_then_validation_runs_on_those_epochs_and_the_last():
     model, train_epoch, validate = _scripted([0.1, 0.2, 0.3, 0.4, 0.5])
-    result = fit_loop(
-        model, train_epoch, validate, max_epochs=5, patience=5, eval_every=2
-    )
+    result = fit_loop(model, train_epoch, validate, max_epochs=5, patience=5, eval_every=2)
     assert [r.valid_metric is not None for r in result.epochs] == [
         False,
         True,
@@ -108,11 +100,7 @@ def test_given_time_budget_then_training_stops_after_the_first_epoch_over_it():
 def test_given_no_validator_then_last_weights_are_kept():
     model, train_epoch, _ = _scripted([])
     result = fit_loop(model, train_epoch, None, max_epochs=3, patience=1)
-    assert (
-        result.best_epoch == 3
-        and result.best_valid_metric is None
-        and model.weight.item() == 3.0
-    )
+    assert result.best_epoch == 3 and result.best_valid_metric is None and model.weight.item() == 3.0
 
 
 def test_given_bad_settings_then_config_error():

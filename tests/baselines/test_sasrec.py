@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from baselines.sasrec import PROFILES, SASRec, SASRecConfig
+from flexcode_bench.config import resolve_dataclass
 from flexcode_bench.errors import ConfigError
 from flexcode_bench.evaluation.metrics import per_user_metrics
 from flexcode_bench.evaluation.ranking import rank_targets
@@ -24,7 +25,7 @@ def _config(**overrides: object) -> SASRecConfig:
         "max_epochs": 12,
         "patience": 3,
     }
-    return SASRecConfig.for_profile("smoke", **{**base, **overrides})
+    return resolve_dataclass(SASRecConfig, PROFILES, "smoke", {**base, **overrides})
 
 
 def _test_ndcg10(model: SASRec, data) -> float:
@@ -39,9 +40,7 @@ def _test_ndcg10(model: SASRec, data) -> float:
 
 @pytest.fixture(scope="module")
 def data():
-    return dataset_from_sequences(
-        next_item_sequences(n_users=200, n_items=N_ITEMS, length=20), N_ITEMS
-    )
+    return dataset_from_sequences(next_item_sequences(n_users=200, n_items=N_ITEMS, length=20), N_ITEMS)
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +101,7 @@ def test_given_bce_loss_then_it_trains_and_the_loss_falls(data):
     assert result.best_valid_metric > 0.3
 
 
-def test_given_trained_model_then_item_embeddings_and_state_dict_round_trip(
-    trained, data
-):
+def test_given_trained_model_then_item_embeddings_and_state_dict_round_trip(trained, data):
     model, _, _ = trained
     emb = model.item_embeddings()
     assert emb.shape == (N_ITEMS, model.config.hidden) and emb.dtype == np.float32
@@ -116,15 +113,11 @@ def test_given_trained_model_then_item_embeddings_and_state_dict_round_trip(
 
 
 def test_given_all_windows_then_every_training_item_after_the_first_is_a_target(data):
-    long_data = dataset_from_sequences(
-        next_item_sequences(n_users=20, n_items=N_ITEMS, length=60), N_ITEMS
-    )
-    every = SASRec(_config(max_len=10, max_epochs=1, valid_users=5)).fit(
+    long_data = dataset_from_sequences(next_item_sequences(n_users=20, n_items=N_ITEMS, length=60), N_ITEMS)
+    every = SASRec(_config(max_len=10, max_epochs=1, valid_users=5)).fit(long_data, device="cpu", seed=0)
+    last = SASRec(_config(max_len=10, max_epochs=1, valid_users=5, train_windows="last")).fit(
         long_data, device="cpu", seed=0
     )
-    last = SASRec(
-        _config(max_len=10, max_epochs=1, valid_users=5, train_windows="last")
-    ).fit(long_data, device="cpu", seed=0)
     assert every.diagnostics["n_train_positions"] == 20 * (58 - 1)
     assert last.diagnostics["n_train_positions"] == 20 * 10
 
@@ -136,9 +129,9 @@ def test_given_bad_config_then_config_error():
     with pytest.raises(ConfigError):
         SASRecConfig(hidden=63, n_heads=2)
     with pytest.raises(ConfigError):
-        SASRecConfig.for_profile("huge")
+        resolve_dataclass(SASRecConfig, PROFILES, "huge", {})
     with pytest.raises(ConfigError):
-        SASRecConfig.for_profile("smoke", hiddden=8)
+        resolve_dataclass(SASRecConfig, PROFILES, "smoke", {"hiddden": 8})
     with pytest.raises(ConfigError):
         SASRec().score([np.array([1])])
 

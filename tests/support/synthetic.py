@@ -21,21 +21,11 @@ def dataset_from_sequences(
     rows = []
     for user, seq in enumerate(sequences):
         if len(seq) < 3:
-            raise ValueError(
-                f"user {user} needs at least 3 items (train, valid, test), got {len(seq)}"
-            )
+            raise ValueError(f"user {user} needs at least 3 items (train, valid, test), got {len(seq)}")
         for pos, item in enumerate(seq):
-            split = (
-                "test"
-                if pos == len(seq) - 1
-                else "valid"
-                if pos == len(seq) - 2
-                else "train"
-            )
+            split = "test" if pos == len(seq) - 1 else "valid" if pos == len(seq) - 2 else "train"
             rows.append((user, int(item), float(pos), pos, split))
-    inter = pd.DataFrame(
-        rows, columns=["user", "item", "timestamp", "position", "split"]
-    )
+    inter = pd.DataFrame(rows, columns=["user", "item", "timestamp", "position", "split"])
     inter = inter.astype({"user": "int32", "item": "int32", "position": "int32"})
     train = inter[inter["split"] == "train"]
     counts = np.bincount(train["item"].to_numpy(), minlength=n_items).astype(np.int64)
@@ -68,9 +58,7 @@ def dataset_from_sequences(
     )
 
 
-def next_item_sequences(
-    n_users: int = 200, n_items: int = 50, length: int = 20, seed: int = 0
-) -> list[list[int]]:
+def next_item_sequences(n_users: int = 200, n_items: int = 50, length: int = 20, seed: int = 0) -> list[list[int]]:
     """Deterministic rule i -> i+1 (mod n_items) from a random start per user."""
     starts = np.random.default_rng(seed).integers(0, n_items, size=n_users)
     return [[int((s + t) % n_items) for t in range(length)] for s in starts]

@@ -119,7 +119,7 @@ class GridConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     datasets: list[str] = Field(default_factory=lambda: ["ml-100k"])
-    models: list[str] = Field(default_factory=lambda: ["sasrec"])
+    models: list[str] = Field(default_factory=lambda: ["flexcode", "tiger", "sasrec"])
     seeds: list[int] = Field(default_factory=lambda: [0])
     profile: Profile = "quick"
     device: str = "auto"

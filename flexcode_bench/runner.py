@@ -161,13 +161,41 @@ def per_user_frame(
     return frame
 
 
+@dataclass
+class PlannedRun:
+    config: RunConfig
+    path: Path
+    config_hash: str
+    action: str  # "run" | "skip" (finished, same config) | "redo" (failed, interrupted or changed)
+
+
+def plan_grid(configs: Sequence[RunConfig], *, force: bool = False) -> list[PlannedRun]:
+    """What ``run_grid`` would do, without training anything (``flexbench run --dry-run``)."""
+    from flexcode_bench.results import is_finished, run_dir
+
+    planned = []
+    for config in configs:
+        resolved, _ = resolved_config(config)
+        path = run_dir(config.results_dir, config.dataset, config.model, config.seed)
+        if not force and is_finished(path, resolved["config_hash"]):
+            action = "skip"
+        else:
+            action = "redo" if path.exists() else "run"
+        planned.append(PlannedRun(config, path, resolved["config_hash"], action))
+    return planned
+
+
 def run_grid(configs: Sequence[RunConfig], *, force: bool = False) -> list[RunOutcome]:
-    """Run every config in order with a live progress view; failures are recorded and the grid goes on."""
-    outcomes = []
+    """Run every config in order with a live view; failures are recorded and the grid goes on.
+
+    Ctrl-C stops the grid: the interrupted run leaves nothing behind (run folders are written
+    atomically) and a rerun skips every finished run.
+    """
+    outcomes: list[RunOutcome] = []
     with console.progress() as bar:
         task = bar.add_task("runs", total=len(configs))
         for config in configs:
-            label = f"{config.dataset} · {config.model} · seed {config.seed}"
+            label = f"{_tally(outcomes, len(configs))} │ {config.dataset} · {config.model} · seed {config.seed}"
             bar.update(task, description=label)
 
             def on_epoch(report: EpochReport, label: str = label) -> None:
@@ -179,6 +207,12 @@ def run_grid(configs: Sequence[RunConfig], *, force: bool = False) -> list[RunOu
             _announce(outcome)
             bar.advance(task)
     return outcomes
+
+
+def _tally(outcomes: Sequence[RunOutcome], total: int) -> str:
+    done = sum(o.status in ("finished", "skipped") for o in outcomes)
+    failed = sum(o.status == "failed" for o in outcomes)
+    return f"done {done} · failed {failed} · running 1 · left {total - len(outcomes) - 1}"
 
 
 def _announce(outcome: RunOutcome) -> None:

@@ -19,6 +19,9 @@ def command(
     model: Annotated[
         Optional[list[str]], typer.Option("--model", "-m", help="Model(s), e.g. sasrec or recbole:GRU4Rec.")
     ] = None,
+    all_baselines: Annotated[bool, typer.Option("--all-baselines", help="FlexCode, TIGER and SASRec.")] = False,
+    ablations: Annotated[bool, typer.Option("--ablations", help="Add every FlexCode ablation.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved grid and what would be skipped.")] = False,
     seed: Annotated[Optional[list[int]], typer.Option("--seed", help="Seed(s); repeatable.")] = None,
     seeds: Annotated[Optional[int], typer.Option(min=1, help="Run seeds 0..N-1.")] = None,
     profile: Annotated[Optional[str], typer.Option(help="smoke | quick | paper (default: quick).")] = None,
@@ -35,13 +38,15 @@ def command(
     """Train, evaluate and record every dataset × model × seed; finished identical runs are skipped."""
     from flexcode_bench.config import load_grid_config
     from flexcode_bench.errors import ConfigError
-    from flexcode_bench.runner import run_grid
+    from flexcode_bench.models import ABLATION_MODELS, ALL_BASELINES
+    from flexcode_bench.runner import plan_grid, run_grid
 
     if seed and seeds:
         raise ConfigError("give --seed or --seeds, not both")
+    models = list(model or []) + list(ALL_BASELINES if all_baselines else ()) + list(ABLATION_MODELS if ablations else ())
     flags = {
         "datasets": dataset or None,
-        "models": model or None,
+        "models": list(dict.fromkeys(models)) or None,
         "seeds": list(seed) if seed else (list(range(seeds)) if seeds else None),
         "profile": profile,
         "device": device,
@@ -50,6 +55,9 @@ def command(
         "results_dir": results_dir,
     }
     grid = load_grid_config(config, flags)
+    if dry_run:
+        _render_plan(plan_grid(grid.expand(), force=force), as_json)
+        return
     outcomes = run_grid(grid.expand(), force=force)
 
     if as_json:
@@ -62,3 +70,21 @@ def command(
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         raise typer.Exit(1)
+
+
+def _render_plan(planned, as_json: bool) -> None:
+    if as_json:
+        rows = [{"dataset": p.config.dataset, "model": p.config.model, "seed": p.config.seed, "profile": p.config.profile,
+                 "action": p.action, "config_hash": p.config_hash, "path": str(p.path)} for p in planned]  # fmt: skip
+        console.data.print_json(json.dumps(rows))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(planned)} run(s); {sum(p.action == 'skip' for p in planned)} already finished", title_justify="left")
+    for column in ("dataset", "model", "seed", "profile", "config", "action"):
+        table.add_column(column)
+    for p in planned:
+        style = {"skip": "dim", "redo": "yellow", "run": "green"}[p.action]
+        table.add_row(p.config.dataset, p.config.model, str(p.config.seed), p.config.profile, p.config_hash,
+                      f"[{style}]{p.action}[/{style}]")  # fmt: skip
+    console.print_table(table)

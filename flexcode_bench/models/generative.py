@@ -40,6 +40,7 @@ class GenerativeConfig:
     n_layers: int = 4  # encoder and decoder each
     dropout: float = 0.1
     max_history: int = 20
+    windows_per_user: int | None = None  # train on each user's last N targets only (None = all)
     n_user_buckets: int = 2000
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -52,10 +53,13 @@ class GenerativeConfig:
     beam_size: int = 20
 
 
-def training_windows(sequences: Sequence[np.ndarray], max_history: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def training_windows(
+    sequences: Sequence[np.ndarray], max_history: int, per_user: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (user, position ≥ 1) of the training sequences: users [N], windows [N, max_history], targets [N].
 
-    Windows hold the previous ``max_history`` item ids, left-padded with -1.
+    Windows hold the previous ``max_history`` item ids, left-padded with -1. ``per_user`` keeps only
+    each user's most recent targets (long MovieLens histories would otherwise dominate an epoch).
     """
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
     flat = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]) if len(sequences) else np.zeros(0, np.int64)
@@ -67,7 +71,8 @@ def training_windows(sequences: Sequence[np.ndarray], max_history: int) -> tuple
     index = absolute[:, None] + offsets[None, :]  # (N, max_history)
     valid = index >= starts[users][:, None]
     windows = np.where(valid, flat[np.clip(index, 0, None)], -1)
-    return users.astype(np.int64), windows, flat[absolute]
+    keep = slice(None) if per_user is None else (lengths[users] - positions) <= per_user
+    return users[keep].astype(np.int64), windows[keep], flat[absolute][keep]
 
 
 def history_windows(histories: Sequence[np.ndarray], max_history: int) -> np.ndarray:
@@ -160,7 +165,7 @@ class GenerativeRetriever:
             )
         ).to(device)  # fmt: skip
         self._refresh_tokens()
-        users, windows, targets = training_windows(data.train_sequences, cfg.max_history)
+        users, windows, targets = training_windows(data.train_sequences, cfg.max_history, cfg.windows_per_user)
         optimizer = torch.optim.AdamW(self.trainable().parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         rng = np.random.default_rng(seed)
 

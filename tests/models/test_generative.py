@@ -22,3 +22,10 @@ def test_training_windows_never_contain_the_target_or_later_items():
 
 def test_history_windows_keep_the_most_recent_items():
     assert history_windows([np.arange(30), np.array([3])], max_history=3).tolist() == [[27, 28, 29], [-1, -1, 3]]
+
+
+def test_windows_per_user_keeps_only_the_most_recent_targets():
+    users, windows, targets = training_windows([np.arange(6), np.array([9, 8])], max_history=3, per_user=2)
+    assert users.tolist() == [0, 0, 1]
+    assert targets.tolist() == [4, 5, 8]
+    assert windows[0].tolist() == [1, 2, 3]

@@ -130,6 +130,13 @@ class GridConfig(BaseModel):
     data_dir: Path = Field(default_factory=default_data_dir)
     results_dir: Path = Path("results")
 
+    def overrides_for(self, model: str) -> dict[str, Any]:
+        """The model's overrides; a FlexCode ablation inherits ``flexcode``'s, under its own entry."""
+        from flexcode_bench.ablations import FLEXCODE
+
+        inherited = self.model_overrides.get(FLEXCODE, {}) if model.startswith(f"{FLEXCODE}-") else {}
+        return {**inherited, **self.model_overrides.get(model, {})}
+
     def expand(self) -> list[RunConfig]:
         return [
             RunConfig(
@@ -138,7 +145,7 @@ class GridConfig(BaseModel):
                 seed=seed,
                 profile=self.profile,
                 device=self.device,
-                model_overrides=self.model_overrides.get(model, {}),
+                model_overrides=self.overrides_for(model),
                 protocol=self.protocol,
                 data_dir=self.data_dir,
                 results_dir=self.results_dir,

@@ -17,3 +17,12 @@ def test_a_mistyped_config_key_is_an_error_not_a_silent_default():
 def test_data_dir_defaults_to_the_environment_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("FLEXBENCH_DATA", str(tmp_path))
     assert PrepareConfig(dataset="ml-100k").data_dir == tmp_path
+
+
+def test_flexcode_overrides_reach_every_ablation_variant_under_its_own_entry():
+    from flexcode_bench.config import GridConfig
+
+    grid = GridConfig(model_overrides={"flexcode": {"max_epochs": 4, "lr": 0.1}, "flexcode-no-align": {"lr": 0.2}})
+    assert grid.overrides_for("flexcode-no-moe") == {"max_epochs": 4, "lr": 0.1}
+    assert grid.overrides_for("flexcode-no-align") == {"max_epochs": 4, "lr": 0.2}
+    assert grid.overrides_for("tiger") == {}

@@ -15,6 +15,10 @@ _LAZY = {
     "prepare": "flexcode_bench.data.prepare:prepare",
     "load_prepared": "flexcode_bench.data.prepared:load_prepared",
     "load_catalogue": "flexcode_bench.data.catalogue:load_catalogue",
+    "run_grid": "flexcode_bench.runner:run_grid",
+    "run_one": "flexcode_bench.runner:run_one",
+    "load_runs": "flexcode_bench.results:load_runs",
+    "build_report": "flexcode_bench.reporting.report:build_report",
 }
 
 __all__ = ["__version__", *_LAZY]

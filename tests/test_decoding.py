@@ -8,7 +8,6 @@ Python dict of prefixes rather than the trie under test. ``bench/beam_search.py`
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -22,13 +21,6 @@ from flexcode_bench.tokenizers.trie import PrefixTrie
 from flexcode_bench.tokenizers.vocabulary import BOS, Vocabulary
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny models run faster on one thread, and a shared CPU does not stall OpenMP barriers."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def reference_beam_search(

@@ -1,6 +1,5 @@
 """`flexbench prepare` end to end: real files, a real loopback server, real preprocessing."""
 
-import gzip
 import json
 
 import numpy as np

@@ -20,14 +20,6 @@ from flexcode_bench.tokenizers.rqvae import (
 N_CLUSTERS, DIM = 8, 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models gain nothing from intra-op threads, and on a busy 2-core box two OpenMP threads
-    # made these fits ~10x slower; restore the setting for other test modules.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -200,7 +200,10 @@ def run_grid(configs: Sequence[RunConfig], *, force: bool = False) -> list[RunOu
 
             def on_epoch(report: EpochReport, label: str = label) -> None:
                 metric = "—" if report.valid_metric is None else f"{report.valid_metric:.4f}"
-                bar.update(task, description=f"{label} · epoch {report.epoch} · loss {report.train_loss:.3f} · valid {metric}")
+                line = f"{label} · epoch {report.epoch} · loss {report.train_loss:.3f} · valid {metric}"
+                bar.update(task, description=line)
+                if not console.status.is_terminal:  # logs and CI get one line per epoch instead of a live bar
+                    console.info(f"{line} ({report.seconds:.1f} s)")
 
             outcome = run_one(config, force=force, on_epoch=on_epoch)
             outcomes.append(outcome)

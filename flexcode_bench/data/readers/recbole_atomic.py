@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from flexcode_bench.data.raw import QuarantinedLine, RawDataset
+from flexcode_bench.data.readers.text_lines import read_lines
 from flexcode_bench.errors import DataFormatError
 
 FIELD_RENAMES = {"movie_title": "title", "release_year": "year", "class": "genres"}
@@ -93,17 +94,8 @@ def _read_atomic(
     path: Path, required: tuple[str, ...], expected: str, quarantine: list[QuarantinedLine]
 ) -> tuple[pd.DataFrame, int]:
     """All cells as strings, plus ``_line`` (1-based) and ``_text`` (for quarantine) columns."""
-    if not path.is_file():
-        raise DataFormatError(f"{path} does not exist", hint=f"expected {expected}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{path} is not UTF-8 text ({exc}); expected {expected}") from None
-    # split("\n"), not splitlines(): the latter also breaks on \x1c, \x85, U+2028 inside titles.
-    lines = pd.Series(text.split("\n"), dtype=object).str.rstrip("\r")
-    if lines.iloc[-1] == "":
-        lines = lines.iloc[:-1]
-    if lines.empty or not lines.iloc[0].strip():
+    lines = pd.Series(read_lines(path, expected), dtype=object)
+    if not lines.iloc[0].strip():
         raise DataFormatError(f"{path} is empty or has no header; expected {expected}")
     names = [cell.split(":", 1)[0].strip() for cell in lines.iloc[0].split("\t")]
     missing = [name for name in required if name not in names]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from flexcode_bench.data.raw import QuarantinedLine, RawDataset
+from flexcode_bench.data.readers.text_lines import read_lines
 from flexcode_bench.errors import DataFormatError
 
 SEQUENCES_FORMAT = "one user per line, 'user item item ...' (integer ids separated by spaces)"
@@ -42,21 +43,6 @@ def read(files: dict[str, Path | None]) -> RawDataset:
     )
 
 
-def _read_text(path: Path, expected: str) -> list[str]:
-    if not path.is_file():
-        raise DataFormatError(f"{path} does not exist", hint=f"expected {expected}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{path} is not UTF-8 text ({exc}); expected {expected}") from None
-    if not text.strip():
-        raise DataFormatError(f"{path} is empty; expected {expected}")
-    # split("\n"), not splitlines(): the latter also breaks on \x1c, \x85, U+2028 inside text cells.
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.rstrip("\r") for line in lines]
-
 
 def _canonical_int(token: str) -> str | None:
     # Plain ASCII digits only: int() would also accept "1_000", "+5" and non-ASCII digits.
@@ -67,7 +53,7 @@ def _canonical_int(token: str) -> str | None:
 
 
 def _read_sequences(path: Path, quarantine: list[QuarantinedLine]) -> tuple[pd.DataFrame, int]:
-    lines = _read_text(path, SEQUENCES_FORMAT)
+    lines = read_lines(path, SEQUENCES_FORMAT)
     users: list[str] = []
     items: list[str] = []
     for lineno, line in enumerate(lines, start=1):
@@ -101,7 +87,7 @@ def _read_sequences(path: Path, quarantine: list[QuarantinedLine]) -> tuple[pd.D
 
 
 def _read_items(path: Path, quarantine: list[QuarantinedLine]) -> tuple[pd.DataFrame, int]:
-    lines = _read_text(path, ITEMS_FORMAT)
+    lines = read_lines(path, ITEMS_FORMAT)
     header = [name.strip() for name in lines[0].split("\t")]
     if header[0] != "item_id":
         raise DataFormatError(f"{path}, line 1: first column is {header[0]!r}, not 'item_id'; expected {ITEMS_FORMAT}")

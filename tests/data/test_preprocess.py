@@ -14,7 +14,6 @@ from flexcode_bench.data.raw import RawDataset
 from flexcode_bench.data.readers import READERS
 from flexcode_bench.errors import ConfigError, DataFormatError
 
-SHARED_BEAUTY = Path("/work/shared/data/amazon-beauty")
 
 
 def _raw(rows: list[tuple], items: pd.DataFrame | None = None) -> RawDataset:
@@ -314,9 +313,8 @@ def test_300k_interactions_preprocess_in_a_few_seconds() -> None:
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not SHARED_BEAUTY.is_dir(), reason=f"shared benchmark data not found at {SHARED_BEAUTY}")
-def test_shared_beauty_s3rec_files_give_the_published_5_core_counts() -> None:
-    raw = READERS.get("s3rec")({"sequences": SHARED_BEAUTY / "Beauty.txt", "items": SHARED_BEAUTY / "items.tsv"})
+def test_shared_beauty_s3rec_files_give_the_published_5_core_counts(shared_beauty: Path) -> None:
+    raw = READERS.get("s3rec")({"sequences": shared_beauty / "Beauty.txt", "items": shared_beauty / "items.tsv"})
     processed = preprocess(raw, k_core=5)
     stats = processed.stats()
     assert (stats["n_users"], stats["n_items"], stats["n_interactions"]) == (22_363, 12_101, 198_502)

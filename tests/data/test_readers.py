@@ -17,7 +17,6 @@ from flexcode_bench.data.raw import RawDataset
 from flexcode_bench.data.readers import READERS
 from flexcode_bench.errors import DataFormatError
 
-SHARED_BEAUTY = Path("/work/shared/data/amazon-beauty")
 
 
 def _review(user: str, item: str, when: int) -> str:
@@ -281,9 +280,8 @@ def test_s3rec_file_with_only_malformed_lines_is_an_error(tmp_path: Path) -> Non
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not SHARED_BEAUTY.is_dir(), reason=f"shared benchmark data not found at {SHARED_BEAUTY}")
-def test_s3rec_reads_the_shared_beauty_files_without_quarantine() -> None:
-    raw = _read("s3rec", sequences=SHARED_BEAUTY / "Beauty.txt", items=SHARED_BEAUTY / "items.tsv")
+def test_s3rec_reads_the_shared_beauty_files_without_quarantine(shared_beauty: Path) -> None:
+    raw = _read("s3rec", sequences=shared_beauty / "Beauty.txt", items=shared_beauty / "items.tsv")
     assert len(raw.interactions) == 198_502
     assert raw.interactions["user"].nunique() == 22_363
     assert len(raw.items) == 12_101

@@ -27,6 +27,15 @@ def cell_parts(cell: Cell | None, digits: int = 4) -> tuple[str, str | None]:
     return value_text(cell.mean, digits), (value_text(cell.std, digits) if cell.n_seeds > 1 else None)
 
 
+def cell_text(report: Report, dataset: str, row, metric: str, bucket: str | None, *, bold: str) -> str:
+    """``mean†± std`` for plain-text formats; ``bold`` wraps the best mean (``"**{}**"``, ``"[bold]{}[/bold]"``)."""
+    mean, std = cell_parts(row.cell(metric, bucket))
+    if row.model in report.best_models(dataset, metric, bucket):
+        mean = bold.format(mean)
+    mark = MARK if report.significant(dataset, row.model, metric, bucket) else ""
+    return f"{mean}{mark}" + (f" ± {std}" if std is not None else "")
+
+
 def pretty_metric(metric: str) -> str:
     """``ndcg@10`` → ``NDCG@10`` (paper style); unknown names are kept as they are."""
     name, _, k = metric.partition("@")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flexcode_bench.reporting.layout import MARK, bucket_header, caption, cell_parts
+from flexcode_bench.reporting.layout import bucket_header, caption, cell_text
 from flexcode_bench.reporting.report import Report
 
 
@@ -18,11 +18,7 @@ def to_markdown(report: Report) -> str:
         for row in report.rows_for(dataset):
             cells = [_escape(row.model), str(len(row.seeds))]
             for bucket, metric in columns:
-                mean, std = cell_parts(row.cell(metric, bucket))
-                if row.model in report.best_models(dataset, metric, bucket):
-                    mean = f"**{mean}**"
-                mark = MARK if report.significant(dataset, row.model, metric, bucket) else ""
-                cells.append(f"{mean}{mark}" + (f" ± {std}" if std is not None else ""))
+                cells.append(cell_text(report, dataset, row, metric, bucket, bold="**{}**"))
             lines.append(_line(cells))
         lines += ["", f"*{_escape(caption(report, dataset))}*"]
         blocks.append("\n".join(lines))

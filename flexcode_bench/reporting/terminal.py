@@ -6,7 +6,7 @@ wrap at the table's width: a two-column table would get a tall, narrow paragraph
 
 from __future__ import annotations
 
-from flexcode_bench.reporting.layout import MARK, bucket_header, caption, cell_parts
+from flexcode_bench.reporting.layout import bucket_header, caption, cell_text
 from flexcode_bench.reporting.report import Report
 
 
@@ -32,11 +32,7 @@ def to_rich(report: Report) -> list:
         for row in report.rows_for(dataset):
             cells = []
             for bucket, metric in columns:
-                mean, std = cell_parts(row.cell(metric, bucket))
-                if row.model in report.best_models(dataset, metric, bucket):
-                    mean = f"[bold]{mean}[/bold]"
-                mark = MARK if report.significant(dataset, row.model, metric, bucket) else ""
-                cells.append(f"{mean}{mark}" + (f" ± {std}" if std is not None else ""))
+                cells.append(cell_text(report, dataset, row, metric, bucket, bold="[bold]{}[/bold]"))
             table.add_row(escape(row.model), str(len(row.seeds)), *cells)
         tables.append(Group(table, Text(caption(report, dataset), style="dim")))
     return tables

@@ -14,7 +14,7 @@ from dataclasses import asdict
 import numpy as np
 
 from flexcode_bench import console
-from flexcode_bench.atomic import atomic_path
+from flexcode_bench.atomic import atomic_path, write_text
 from flexcode_bench.config import stable_hash
 
 CF_DIR = "cf"
@@ -39,7 +39,7 @@ def cf_signals(data, *, profile: str, epochs: int, device: str, seed: int) -> tu
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as sink:
                 np.savez(sink, embeddings=embeddings, uncertainty=uncertainty)
-        cache.with_suffix(".json").write_text(json.dumps({"key": key, "profile": profile, "epochs": epochs, "seed": seed}))
+        write_text(cache.with_suffix(".json"), json.dumps({"key": key, "profile": profile, "epochs": epochs, "seed": seed}))
     return embeddings, uncertainty
 
 

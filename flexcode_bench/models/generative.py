@@ -97,6 +97,7 @@ class GenerativeRetriever:
         self.diagnostics: dict = {}
         self._net: torch.nn.Module | None = None
         self._device = "cpu"
+        self._trie_tokens: np.ndarray | None = None  # the codes the current trie was built from
 
     # ---- hooks ------------------------------------------------------------------------------
     def build_codes(self, data: PreparedDataset, *, device: str, seed: int) -> None:
@@ -151,6 +152,7 @@ class GenerativeRetriever:
 
         cfg = self.config
         self._device = device
+        self._trie_tokens = None  # a new fit builds a new vocabulary, so any earlier trie is stale
         started = time.perf_counter()
         self.build_codes(data, device=device, seed=seed)
         self.vocabulary.add(USER_BLOCK, cfg.n_user_buckets)
@@ -225,6 +227,10 @@ class GenerativeRetriever:
         from flexcode_bench.tokenizers.trie import PrefixTrie
 
         self.refresh_codes()
+        # The trie is rebuilt only when the codes changed (never for TIGER, when splits move for FlexCode).
+        if self._trie_tokens is not None and np.array_equal(self._trie_tokens, self.item_tokens):
+            return
+        self._trie_tokens = self.item_tokens.copy()
         self._item_tokens_t = torch.from_numpy(self.item_tokens).to(self._device)
         self._trie = PrefixTrie(self.item_tokens, self.vocabulary.size).to(self._device)
 

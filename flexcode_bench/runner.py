@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +47,7 @@ def resolved_config(config: RunConfig) -> tuple[dict, object]:
 
 def run_one(config: RunConfig, *, force: bool = False, on_epoch: Callable[[EpochReport], None] | None = None) -> RunOutcome:
     """Train, evaluate and record one run (or skip it when an identical one is finished)."""
+    from flexcode_bench.provenance import describe_exception, utc_now
     from flexcode_bench.results import build_manifest, is_finished, run_dir, write_failed_run, write_run
 
     resolved, model = resolved_config(config)
@@ -56,7 +55,7 @@ def run_one(config: RunConfig, *, force: bool = False, on_epoch: Callable[[Epoch
     if not force and is_finished(path, resolved["config_hash"]):
         return RunOutcome(config, path, "skipped", resolved["config_hash"])
 
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started_at = utc_now()
     timings: dict[str, float] = {}
     device = "unknown"
     dataset_fingerprint = ""
@@ -103,7 +102,7 @@ def run_one(config: RunConfig, *, force: bool = False, on_epoch: Callable[[Epoch
     except Exception as exc:  # a failed run is recorded, not lost; the grid goes on
         manifest = build_manifest(**manifest_args, dataset_fingerprint=dataset_fingerprint, device=device,
                                   timings=timings, status="failed",
-                                  error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")  # fmt: skip
+                                  error=describe_exception(exc))  # fmt: skip
         write_failed_run(path, config=resolved, manifest=manifest)
         return RunOutcome(config, path, "failed", resolved["config_hash"], error=f"{type(exc).__name__}: {exc}",
                           seconds=sum(timings.values()))  # fmt: skip

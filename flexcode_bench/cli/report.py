@@ -18,7 +18,7 @@ def command(
     dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Only these datasets.")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Only these models.")] = None,
     metrics: Annotated[
-        Optional[str], typer.Option(help="Comma-separated metrics (default recall@5,recall@10,ndcg@5,ndcg@10).")
+        Optional[str], typer.Option(help="Comma-separated metrics (default recall@5,recall@10,ndcg@5,ndcg@10; recall@10,ndcg@10 with --by-popularity).")
     ] = None,
     k: Annotated[Optional[list[int]], typer.Option("--k", help="Shortcut: Recall@K and NDCG@K; repeatable.")] = None,
     by_popularity: Annotated[bool, typer.Option("--by-popularity", help="Add head/torso/tail/cold columns.")] = False,

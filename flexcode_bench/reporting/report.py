@@ -29,6 +29,8 @@ from flexcode_bench.reporting.aligned import AlignedRuns, align_runs
 from flexcode_bench.reporting.comparisons import SEED_MODES, Settings, table_comparisons
 
 DEFAULT_METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
+# A bucket table repeats every metric for overall + four buckets; the @10 pair keeps it to one page width.
+DEFAULT_BUCKET_METRICS = ("recall@10", "ndcg@10")
 BUCKET_ORDER = ("head", "torso", "tail", "cold")
 SPLITS = ("test", "valid")
 
@@ -97,7 +99,11 @@ class Report:
         return best[0] if best else None
 
     def best_models(self, dataset: str, metric: str, bucket: str | None = None) -> list[str]:
-        """Every model tied (to 1e-12) for the highest mean: all of them are bold."""
+        """Every model tied (to 1e-12) for the highest mean: all of them are bold.
+
+        A column where every model ties (often all zeros in the cold bucket) has no best: bolding
+        it would claim a win nobody had.
+        """
         means = {}
         for row in self.rows_for(dataset):
             cell = row.cell(metric, bucket)
@@ -106,7 +112,8 @@ class Report:
         if not means:
             return []
         top = max(means.values())
-        return sorted(model for model, mean in means.items() if top - mean <= 1e-12)
+        best = sorted(model for model, mean in means.items() if top - mean <= 1e-12)
+        return best if len(best) < len(means) or len(means) == 1 else []
 
     def comparisons_for(self, dataset: str, model: str, metric: str, bucket: str | None = None) -> list[Comparison]:
         """The model-vs-baseline comparisons behind one cell (one, or one per seed with seeds="per-seed")."""
@@ -167,7 +174,8 @@ def build_report(
     """Read every finished run under ``results_dir``, summarise it and compare models with a baseline.
 
     Args:
-        metrics: metric columns to show (default recall@5, recall@10, ndcg@5, ndcg@10).
+        metrics: metric columns to show (default recall@5, recall@10, ndcg@5, ndcg@10; with
+            ``by_popularity`` recall@10 and ndcg@10, repeated for overall and each bucket).
         ks: shortcut for Recall@K and NDCG@K at these K; give ``metrics`` or ``ks``, not both.
         baseline_model: compared against every other model of its dataset; None, or absent from a
             dataset's runs, means no tests there (with a note).
@@ -184,7 +192,7 @@ def build_report(
     """
     from flexcode_bench.results import load_runs
 
-    metrics = _resolve_metrics(metrics, ks)
+    metrics = _resolve_metrics(metrics, ks, by_popularity=by_popularity)
     check_choice(split, SPLITS, "split")
     check_choice(test, TESTS, "test")
     check_choice(correction, CORRECTIONS, "correction")
@@ -256,7 +264,7 @@ def _cells(aligned: AlignedRuns, model: str, metrics: Sequence[str], bucket: str
     return cells
 
 
-def _resolve_metrics(metrics: Sequence[str] | None, ks: Sequence[int] | None) -> list[str]:
+def _resolve_metrics(metrics: Sequence[str] | None, ks: Sequence[int] | None, *, by_popularity: bool) -> list[str]:
     if metrics and ks:
         raise ConfigError("give metrics or ks, not both", hint="--k 10 is short for --metrics recall@10,ndcg@10")
     if ks:
@@ -265,7 +273,9 @@ def _resolve_metrics(metrics: Sequence[str] | None, ks: Sequence[int] | None) ->
             raise ConfigError(f"K must be a positive integer, got {bad}")
         ordered = sorted({int(k) for k in ks})
         return [f"recall@{k}" for k in ordered] + [f"ndcg@{k}" for k in ordered]
-    return list(dict.fromkeys(metrics)) if metrics else list(DEFAULT_METRICS)
+    if metrics:
+        return list(dict.fromkeys(metrics))
+    return list(DEFAULT_BUCKET_METRICS if by_popularity else DEFAULT_METRICS)
 
 
 def _json_safe(value: Any) -> Any:

@@ -155,3 +155,20 @@ def test_a_bucket_with_one_user_is_untestable_by_t_test_and_left_out_of_the_fami
     (cold,) = report.comparisons_for("toy", "sasrec", "ndcg@10", "cold")
     assert np.isnan(cold.p_value) and not cold.significant
     assert report.tables["toy"].family_size == 2  # overall and head
+
+
+def test_bucket_tables_default_to_the_at_10_pair_and_plain_tables_to_at_5_and_at_10(tmp_path):
+    values = {m: [0.1, 0.2] for m in ("recall@5", "recall@10", "ndcg@5", "ndcg@10")}
+    write_fake_run(tmp_path, model="sasrec", values=values)
+    assert build_report(tmp_path).metrics == ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
+    assert build_report(tmp_path, by_popularity=True).metrics == ("recall@10", "ndcg@10")
+
+
+def test_a_column_where_every_model_ties_has_no_best_but_a_shared_lead_bolds_both(tmp_path):
+    buckets = ["head", "head", "cold"]
+    write_fake_run(tmp_path, model="flexcode", values={"ndcg@10": [0.5, 0.4, 0.0]}, buckets=buckets)
+    write_fake_run(tmp_path, model="sasrec", values={"ndcg@10": [0.1, 0.2, 0.0]}, buckets=buckets)
+    write_fake_run(tmp_path, model="tiger", values={"ndcg@10": [0.4, 0.5, 0.0]}, buckets=buckets)
+    report = build_report(tmp_path, metrics=["ndcg@10"], by_popularity=True, baseline_model=None)
+    assert report.best_models("toy", "ndcg@10", "cold") == []
+    assert report.best_models("toy", "ndcg@10", "head") == ["flexcode", "tiger"]

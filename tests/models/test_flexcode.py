@@ -6,7 +6,9 @@ import torch
 
 from flexcode_bench.data.prepared import load_prepared
 from flexcode_bench.models import model_factory
+from flexcode_bench.models.flexcode import FlexCodeConfig, router_objective
 from flexcode_bench.tokenizers.dual_codebook import CF, SEMANTIC
+from flexcode_bench.tokenizers.router import Router
 from tests.support.prepared_on_disk import popular_head_sequences, write_sequences
 
 TEXTS = [f"{['red shoe', 'blue lamp', 'green tea', 'gold ring'][i % 4]} model {i}" for i in range(30)]
@@ -99,3 +101,23 @@ def test_the_router_gives_popular_collaborative_items_a_larger_cf_share_than_rar
     share = result.diagnostics["cf_share_by_bucket"]
     assert share["head"] > share["tail"] + 0.1
     assert len(result.diagnostics["item_splits"]) == data.n_items
+
+
+
+@pytest.mark.parametrize(("balance_weight", "collapses"), [(0.1, True), (FlexCodeConfig.balance_weight, False)])
+def test_the_balance_term_holds_the_mean_cf_share_against_a_uniform_pull_to_one_codebook(balance_weight, collapses):
+    # Every item's NLL drops by one nat per CF token: the pull that sent every Beauty item all-CF at w_bal = 0.1.
+    torch.manual_seed(0)
+    n_items, levels = 200, 3
+    features = torch.randn(n_items, 4)
+    split_nll = (10.0 - torch.arange(levels + 1, dtype=torch.float32)).expand(n_items, -1)
+    router = Router(4, 32, levels)
+    config = FlexCodeConfig(balance_weight=balance_weight)
+    optimizer = torch.optim.Adam(router.parameters(), lr=1e-2)
+    for _ in range(300):
+        optimizer.zero_grad()
+        router_objective(router, features, torch.arange(n_items), split_nll, torch.arange(n_items), config).backward()
+        optimizer.step()
+    mean_share = router.cf_share(features).mean().item()
+    assert (mean_share > 0.95) is collapses
+    assert collapses or 0.5 < mean_share < 0.75

@@ -6,6 +6,7 @@ process stays torch-free.
 
 from __future__ import annotations
 
+import functools
 import platform
 import socket
 import subprocess
@@ -76,7 +77,7 @@ def build_manifest(
         "protocol": dict(protocol),
         "device": device,
         "package_version": __version__,
-        "git": git_info(),
+        "git": dict(code_version()),
         "libraries": library_versions(),
         "command": list(sys.argv),
         "timings": {phase: float(seconds) for phase, seconds in timings.items()},
@@ -86,6 +87,16 @@ def build_manifest(
         "hostname": socket.gethostname(),
         "diagnostics": dict(diagnostics or {}),
     }
+
+
+@functools.cache
+def code_version(directory: Path | None = None) -> dict[str, Any]:
+    """:func:`git_info`, taken once per process: the checkout the running code was loaded from.
+
+    A grid runs for hours in one process; a commit made meanwhile does not change the code it runs,
+    so its later runs must not report the new commit. The runner takes this before its first run.
+    """
+    return git_info(directory)
 
 
 def git_info(directory: Path | None = None) -> dict[str, Any]:

@@ -47,9 +47,10 @@ def resolved_config(config: RunConfig) -> tuple[dict, object]:
 
 def run_one(config: RunConfig, *, force: bool = False, on_epoch: Callable[[EpochReport], None] | None = None) -> RunOutcome:
     """Train, evaluate and record one run (or skip it when an identical one is finished)."""
-    from flexcode_bench.provenance import describe_exception, utc_now
+    from flexcode_bench.provenance import code_version, describe_exception, utc_now
     from flexcode_bench.results import build_manifest, is_finished, run_dir, write_failed_run, write_run
 
+    code_version()  # pins the checkout this process's code came from before anything is trained
     resolved, model = resolved_config(config)
     path = run_dir(config.results_dir, config.dataset, config.model, config.seed)
     if not force and is_finished(path, resolved["config_hash"]):

@@ -14,7 +14,7 @@ import yaml
 
 from flexcode_bench import results
 from flexcode_bench.errors import ConfigError, DataFormatError
-from flexcode_bench.provenance import git_info
+from flexcode_bench.provenance import code_version, git_info
 from flexcode_bench.results import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -406,6 +406,23 @@ def test_manifest_records_provenance_costs_and_protocol() -> None:
     assert manifest["started_at"] <= manifest["finished_at"]
     assert manifest["hostname"]
     assert manifest["status"] == "finished" and manifest["error"] is None
+
+
+def test_a_commit_made_while_the_process_runs_does_not_change_its_recorded_code_version(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "model.py").write_text("LAYERS = 2\n")
+    git("add", "model.py")
+    git("commit", "-qm", "first")
+    at_start = code_version(tmp_path)
+    (tmp_path / "model.py").write_text("LAYERS = 4\n")
+    git("commit", "-qam", "second")
+
+    assert code_version(tmp_path) == at_start
+    assert git_info(tmp_path)["sha"] != at_start["sha"] and len(at_start["sha"]) == 40
+    assert make_manifest(make_config())["git"] == code_version()
 
 
 def test_git_info_is_null_outside_a_checkout(tmp_path: Path) -> None:

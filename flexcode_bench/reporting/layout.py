@@ -50,9 +50,13 @@ def bucket_header(report: Report, dataset: str, bucket: str | None) -> str:
 
 
 def seeds_text(report: Report, dataset: str) -> str:
-    counts = sorted({len(row.seeds) for row in report.rows_for(dataset)})
-    shown = "/".join(str(c) for c in counts)
-    return f"mean ± std over {shown} seed{'s' if counts != [1] else ''}"
+    """How many seeds stand behind the cells, naming the models with fewer than the most."""
+    seeds = {row.model: len(row.seeds) for row in report.rows_for(dataset)}
+    most = max(seeds.values(), default=1)
+    if most == 1:
+        return "one seed per model (no std)"
+    fewer = sorted(f"{model} {n}" for model, n in seeds.items() if n < most)
+    return f"mean ± std over {most} seeds" + (f" (fewer for {', '.join(fewer)})" if fewer else "")
 
 
 def significance_text(report: Report, dataset: str, *, mark: str = MARK) -> str:

@@ -4,8 +4,9 @@ Per dataset:
 
 - ``<dataset>-buckets-<metric>``: every model's metric overall and per popularity bucket, with 95%
   bootstrap intervals over users (seeds pooled per user);
-- ``<dataset>-cf-share``: FlexCode's mean CF share by popularity bucket (or decile), from
-  ``manifest["diagnostics"]["cf_share_by_bucket"]`` of the runs that record it;
+- ``<dataset>-cf-share``: FlexCode's mean CF share by popularity bucket, from
+  ``manifest["diagnostics"]["cf_share_by_bucket"]`` of the runs that record it, except fixed-split
+  variants (their share is k/L everywhere by construction; the fixed-k figure covers them);
 - ``<dataset>-fixed-k``: the metric against the fixed split ``k`` of the ``flexcode-fixed-k<k>`` runs;
 - ``<dataset>-training``: training loss and validation metric per epoch (``diagnostics.training_curve``).
 
@@ -85,13 +86,16 @@ def _bucket_bars(aligned: AlignedRuns, metric: str, n_resamples: int) -> Any:
 def _cf_share(aligned: AlignedRuns, metrics: tuple[str, ...], n_resamples: int) -> Any:
     shares = {}
     for model, records in aligned.records.items():
-        per_seed = [(r.manifest.get("diagnostics") or {}).get("cf_share_by_bucket") for r in records]
+        diagnostics = [r.manifest.get("diagnostics") or {} for r in records]
+        if any(d.get("router") == "fixed" for d in diagnostics):
+            continue
+        per_seed = [d.get("cf_share_by_bucket") for d in diagnostics]
         per_seed = [s for s in per_seed if isinstance(s, dict) and s]
         if per_seed:
             keys = _ordered_keys({key for s in per_seed for key in s})
             shares[model] = {key: float(np.mean([s[key] for s in per_seed if key in s])) for key in keys}
     if not shares:
-        console.info(f"plots: no run of {aligned.dataset} records cf_share_by_bucket; CF-share figure skipped")
+        console.info(f"plots: no learned or rule-based router run of {aligned.dataset} records cf_share_by_bucket; CF-share figure skipped")
         return None
     models = sorted(shares, key=lambda m: (m != _FULL_MODEL, m))
     keys = _ordered_keys({key for s in shares.values() for key in s})
@@ -100,11 +104,12 @@ def _cf_share(aligned: AlignedRuns, metrics: tuple[str, ...], n_resamples: int) 
     for i, model in enumerate(models):
         positions = np.arange(len(keys)) - 0.4 + width * (i + 0.5)
         bars = ax.bar(positions, [shares[model].get(k, np.nan) for k in keys], width, label=model, color=_colour(i))
-        ax.bar_label(bars, fmt="%.2f", fontsize=7)  # a share of 0 is otherwise invisible
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)  # a share of 0 is otherwise invisible
     ax.set_xticks(np.arange(len(keys)))
     ax.set_xticklabels(keys)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("item popularity bucket / decile (training frequency)")
+    ax.set_ylim(0, 1.1)  # room for the labels of bars at 1
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_xlabel("item popularity bucket (training frequency)")
     ax.set_ylabel("mean CF share of the token budget")
     ax.set_title(f"{aligned.dataset}: CF share of item tokens (mean over seeds)")
     _legend_outside(ax, title="model")

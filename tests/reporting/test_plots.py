@@ -38,3 +38,12 @@ def test_cf_share_fixed_split_and_training_figures_come_from_the_diagnostics(tmp
     stems = sorted({f.stem for f in files})
     assert stems == ["toy-buckets-ndcg_at_10", "toy-cf-share", "toy-fixed-k", "toy-training"]
     assert len(files) == 8 and all(f.stat().st_size > 1000 for f in files)
+
+
+def test_fixed_split_variants_are_left_out_of_the_cf_share_figure(tmp_path):
+    # Their share is k/L in every bucket by construction: nothing learned to show.
+    fixed = {"router": "fixed", "cf_share_by_bucket": {"head": 1 / 3, "tail": 1 / 3}}
+    for model in ("flexcode-fixed-k1", "flexcode-no-moe"):
+        write_fake_run(tmp_path / "results", model=model, values={"ndcg@10": [0.1, 0.2]}, buckets=["head", "tail"], diagnostics=fixed)
+    report = build_report(tmp_path / "results", metrics=["ndcg@10"], by_popularity=True, n_resamples=50)
+    assert not any(f.stem == "toy-cf-share" for f in write_plots(report, tmp_path / "figures"))

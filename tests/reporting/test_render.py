@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from flexcode_bench.errors import ConfigError
+from flexcode_bench.reporting.layout import caption
 from flexcode_bench.reporting.render import render
 from flexcode_bench.reporting.report import build_report
 from tests.reporting.fake_runs import write_fake_run
@@ -112,3 +113,11 @@ def test_caption_says_when_seeds_are_compared_one_by_one(toy):
 def test_unknown_format_is_refused(toy_report):
     with pytest.raises(ConfigError, match="did you mean 'latex'"):
         render(toy_report, "latx")
+
+
+def test_the_caption_says_how_many_seeds_and_names_models_with_fewer(tmp_path):
+    write_fake_run(tmp_path, model="flexcode", seed=0, values={"ndcg@10": [0.5, 0.4]})
+    write_fake_run(tmp_path, model="tiger", seed=0, values={"ndcg@10": [0.3, 0.4]})
+    assert "one seed per model (no std)" in caption(build_report(tmp_path, metrics=["ndcg@10"]), "toy")
+    write_fake_run(tmp_path, model="flexcode", seed=1, values={"ndcg@10": [0.6, 0.4]})
+    assert "mean ± std over 2 seeds (fewer for tiger 1)" in caption(build_report(tmp_path, metrics=["ndcg@10"]), "toy")

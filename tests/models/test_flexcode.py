@@ -121,3 +121,13 @@ def test_the_balance_term_holds_the_mean_cf_share_against_a_uniform_pull_to_one_
     mean_share = router.cf_share(features).mean().item()
     assert (mean_share > 0.95) is collapses
     assert collapses or 0.5 < mean_share < 0.75
+
+
+def test_a_router_that_sends_every_item_to_one_split_is_reported_with_a_warning(tiny, capsys):
+    model = model_factory("flexcode")("smoke", {"max_epochs": 1})
+    model.fit(tiny, device="cpu", seed=0)
+    capsys.readouterr()
+    model._splits = np.full(tiny.n_items, 3)
+    diagnostics = model.final_diagnostics(tiny)
+    assert "router gave every item split k = 3" in capsys.readouterr().err
+    assert diagnostics["split_counts_by_bucket"]["head"][3] > 0

@@ -50,13 +50,16 @@ def bucket_header(report: Report, dataset: str, bucket: str | None) -> str:
 
 
 def seeds_text(report: Report, dataset: str) -> str:
-    """How many seeds stand behind the cells, naming the models with fewer than the most."""
-    seeds = {row.model: len(row.seeds) for row in report.rows_for(dataset)}
-    most = max(seeds.values(), default=1)
-    if most == 1:
-        return "one seed per model (no std)"
-    fewer = sorted(f"{model} {n}" for model, n in seeds.items() if n < most)
-    return f"mean ± std over {most} seeds" + (f" (fewer for {', '.join(fewer)})" if fewer else "")
+    """How many seeds stand behind the cells; when models differ, the commonest count is "the rest"."""
+    groups: dict[int, list[str]] = {}
+    for row in report.rows_for(dataset):
+        groups.setdefault(len(row.seeds), []).append(row.model)
+    if len(groups) <= 1:
+        n = next(iter(groups), 1)
+        return "one seed per model (no std)" if n == 1 else f"mean ± std over {n} seeds"
+    commonest = max(groups, key=lambda n: (len(groups[n]), n))
+    named = [f"{n} for {', '.join(sorted(groups[n]))}" for n in sorted(groups, reverse=True) if n != commonest]
+    return f"mean ± std over seeds ({'; '.join(named)}; {commonest} for the rest; no std from one seed)"
 
 
 def significance_text(report: Report, dataset: str, *, mark: str = MARK) -> str:

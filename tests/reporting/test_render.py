@@ -115,9 +115,10 @@ def test_unknown_format_is_refused(toy_report):
         render(toy_report, "latx")
 
 
-def test_the_caption_says_how_many_seeds_and_names_models_with_fewer(tmp_path):
+def test_the_caption_says_how_many_seeds_and_names_the_models_off_the_commonest_count(tmp_path):
     write_fake_run(tmp_path, model="flexcode", seed=0, values={"ndcg@10": [0.5, 0.4]})
     write_fake_run(tmp_path, model="tiger", seed=0, values={"ndcg@10": [0.3, 0.4]})
     assert "one seed per model (no std)" in caption(build_report(tmp_path, metrics=["ndcg@10"]), "toy")
     write_fake_run(tmp_path, model="flexcode", seed=1, values={"ndcg@10": [0.6, 0.4]})
-    assert "mean ± std over 2 seeds (fewer for tiger 1)" in caption(build_report(tmp_path, metrics=["ndcg@10"]), "toy")
+    write_fake_run(tmp_path, model="sasrec", seed=0, values={"ndcg@10": [0.2, 0.1]})
+    assert "(2 for flexcode; 1 for the rest; no std from one seed)" in caption(build_report(tmp_path, metrics=["ndcg@10"]), "toy")

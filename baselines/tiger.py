@@ -17,6 +17,7 @@ import numpy as np
 
 from flexcode_bench.config import resolve_dataclass
 from flexcode_bench.data.prepared import PreparedDataset
+from flexcode_bench.models.generative import PROFILES as GENERATIVE_PROFILES
 from flexcode_bench.models.generative import GenerativeConfig, GenerativeRetriever
 
 
@@ -30,17 +31,7 @@ class TigerConfig(GenerativeConfig):
     rqvae_batch_size: int = 1024
 
 
-PROFILES: dict[str, dict[str, Any]] = {
-    # seconds, for tests: a tiny generator and codebook; tf-idf text vectors avoid loading a transformer.
-    "smoke": dict(d_model=32, n_heads=2, d_head=16, d_ff=64, n_layers=1, dropout=0.0, max_epochs=3, patience=2,
-                  valid_users=64, codebook_size=16, rqvae_epochs=5, text_encoder="tfidf-svd", beam_size=10),
-    # minutes on a 2-core CPU: a 2+2-layer generator without dropout (~30% of a CPU step), capped in time.
-    # the README demo: minutes per model on a 2-core CPU (ml-100k's ~100-item histories are cut to each
-    # user's last 8 targets per epoch; no dropout, ~30% of a CPU step; a fixed epoch count keeps it deterministic).
-    "quick": dict(d_model=64, n_heads=4, d_head=32, d_ff=256, n_layers=2, dropout=0.0, lr=2e-3, max_epochs=3,
-                  patience=3, windows_per_user=8, valid_users=300, rqvae_epochs=20),
-    "paper": dict(),
-}  # fmt: skip
+PROFILES = GENERATIVE_PROFILES  # TIGER adds nothing to the shared generator budget
 
 
 class Tiger(GenerativeRetriever):

@@ -35,6 +35,7 @@ import torch
 
 from flexcode_bench.config import resolve_dataclass
 from flexcode_bench.data.prepared import PreparedDataset
+from flexcode_bench.models.generative import PROFILES as GENERATIVE_PROFILES
 from flexcode_bench.models.generative import GenerativeConfig, GenerativeRetriever
 
 
@@ -61,15 +62,11 @@ class FlexCodeConfig(GenerativeConfig):
     cf_epochs: int = 20  # fixed: no validation-based early stopping for anything used in tokenisation
 
 
+# TIGER's generator budget plus the CF model's (its SASRec profile and fixed epoch count).
 PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": dict(d_model=32, n_heads=2, d_head=16, d_ff=64, n_layers=1, dropout=0.0, max_epochs=3, patience=2,
-                  valid_users=64, codebook_size=16, rqvae_epochs=5, text_encoder="tfidf-svd", beam_size=10,
-                  cf_profile="smoke", cf_epochs=2),
-    # the README demo: minutes per model on a 2-core CPU (ml-100k's ~100-item histories are cut to each
-    # user's last 8 targets per epoch; no dropout, ~30% of a CPU step; a fixed epoch count keeps it deterministic).
-    "quick": dict(d_model=64, n_heads=4, d_head=32, d_ff=256, n_layers=2, dropout=0.0, lr=2e-3, max_epochs=3,
-                  patience=3, windows_per_user=8, valid_users=300, rqvae_epochs=20, cf_epochs=10),
-    "paper": dict(cf_profile="paper", cf_epochs=100),
+    name: {**GENERATIVE_PROFILES[name], **cf}
+    for name, cf in {"smoke": dict(cf_profile="smoke", cf_epochs=2), "quick": dict(cf_epochs=10),
+                     "paper": dict(cf_profile="paper", cf_epochs=100)}.items()
 }  # fmt: skip
 
 

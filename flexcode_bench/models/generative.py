@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,6 +54,20 @@ class GenerativeConfig:
     beam_size: int = 20
 
 
+
+# Profiles shared by every generative retriever (TIGER, FlexCode): the same generator, tokeniser and
+# training budget, so comparing them changes the item codes and nothing else. Models add their own keys.
+PROFILES: dict[str, dict[str, Any]] = {
+    # seconds, for tests: a tiny generator and codebook; tf-idf text vectors avoid loading a transformer.
+    "smoke": dict(d_model=32, n_heads=2, d_head=16, d_ff=64, n_layers=1, dropout=0.0, max_epochs=3, patience=2,
+                  valid_users=64, codebook_size=16, rqvae_epochs=5, text_encoder="tfidf-svd", beam_size=10),
+    # the README demo: minutes per model on a 2-core CPU (ml-100k's ~100-item histories are cut to each
+    # user's last 8 targets per epoch; no dropout, ~30% of a CPU step; a fixed epoch count keeps it deterministic).
+    "quick": dict(d_model=64, n_heads=4, d_head=32, d_ff=256, n_layers=2, dropout=0.0, lr=2e-3, max_epochs=3,
+                  patience=3, windows_per_user=8, valid_users=300, rqvae_epochs=20),
+    # the paper's generator is the config defaults: 4+4 layers, d_model 128, 6 heads × 64, FF 1024, dropout 0.1.
+    "paper": dict(),
+}  # fmt: skip
 def training_windows(
     sequences: Sequence[np.ndarray], max_history: int, per_user: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

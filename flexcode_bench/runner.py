@@ -48,13 +48,13 @@ def resolved_config(config: RunConfig) -> tuple[dict, object]:
 def run_one(config: RunConfig, *, force: bool = False, on_epoch: Callable[[EpochReport], None] | None = None) -> RunOutcome:
     """Train, evaluate and record one run (or skip it when an identical one is finished)."""
     from flexcode_bench.provenance import code_version, describe_exception, utc_now
-    from flexcode_bench.results import build_manifest, is_finished, run_dir, write_failed_run, write_run
+    from flexcode_bench.results import build_manifest, write_failed_run, write_run
 
     code_version()  # pins the checkout this process's code came from before anything is trained
-    resolved, model = resolved_config(config)
-    path = run_dir(config.results_dir, config.dataset, config.model, config.seed)
-    if not force and is_finished(path, resolved["config_hash"]):
-        return RunOutcome(config, path, "skipped", resolved["config_hash"])
+    plan, resolved, model = _plan(config, force=force)
+    path = plan.path
+    if plan.action == "skip":
+        return RunOutcome(config, path, "skipped", plan.config_hash)
 
     started_at = utc_now()
     timings: dict[str, float] = {}
@@ -171,18 +171,20 @@ class PlannedRun:
 
 def plan_grid(configs: Sequence[RunConfig], *, force: bool = False) -> list[PlannedRun]:
     """What ``run_grid`` would do, without training anything (``flexbench run --dry-run``)."""
+    return [_plan(config, force=force)[0] for config in configs]
+
+
+def _plan(config: RunConfig, *, force: bool) -> tuple[PlannedRun, dict, object]:
+    """The one rule for skipping a run, shared by ``run_one`` and ``plan_grid``; also the resolved config and model."""
     from flexcode_bench.results import is_finished, run_dir
 
-    planned = []
-    for config in configs:
-        resolved, _ = resolved_config(config)
-        path = run_dir(config.results_dir, config.dataset, config.model, config.seed)
-        if not force and is_finished(path, resolved["config_hash"]):
-            action = "skip"
-        else:
-            action = "redo" if path.exists() else "run"
-        planned.append(PlannedRun(config, path, resolved["config_hash"], action))
-    return planned
+    resolved, model = resolved_config(config)
+    path = run_dir(config.results_dir, config.dataset, config.model, config.seed)
+    if not force and is_finished(path, resolved["config_hash"]):
+        action = "skip"
+    else:
+        action = "redo" if path.exists() else "run"
+    return PlannedRun(config, path, resolved["config_hash"], action), resolved, model
 
 
 def run_grid(configs: Sequence[RunConfig], *, force: bool = False) -> list[RunOutcome]:

@@ -89,7 +89,6 @@ class SASRecConfig:
                 raise ConfigError(f"SASRec {name} must be >= 1, got {getattr(self, name)}")
 
 
-
 PROFILES: dict[str, dict[str, object]] = {
     # seconds, for tests: one small block, two epochs, validation on a subset.
     "smoke": {

@@ -21,8 +21,6 @@ from flexcode_bench.tokenizers.trie import PrefixTrie
 from flexcode_bench.tokenizers.vocabulary import BOS, Vocabulary
 
 
-
-
 def reference_beam_search(
     model: Generator, src: torch.Tensor, codes: np.ndarray, *, beam_size: int, k: int
 ) -> tuple[list[int], list[float]]:

@@ -54,7 +54,6 @@ class GenerativeConfig:
     beam_size: int = 20
 
 
-
 # Profiles shared by every generative retriever (TIGER, FlexCode): the same generator, tokeniser and
 # training budget, so comparing them changes the item codes and nothing else. Models add their own keys.
 PROFILES: dict[str, dict[str, Any]] = {

@@ -15,7 +15,6 @@ from flexcode_bench.data.readers import READERS
 from flexcode_bench.errors import ConfigError, DataFormatError
 
 
-
 def _raw(rows: list[tuple], items: pd.DataFrame | None = None) -> RawDataset:
     """rows: (user, item) without timestamps or (user, item, timestamp), in source-file order."""
     with_time = len(rows[0]) == 3

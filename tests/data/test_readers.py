@@ -18,7 +18,6 @@ from flexcode_bench.data.readers import READERS
 from flexcode_bench.errors import DataFormatError
 
 
-
 def _review(user: str, item: str, when: int) -> str:
     return json.dumps({"reviewerID": user, "asin": item, "overall": 5.0, "reviewText": "ok", "unixReviewTime": when})
 

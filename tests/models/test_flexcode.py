@@ -103,7 +103,6 @@ def test_the_router_gives_popular_collaborative_items_a_larger_cf_share_than_rar
     assert len(result.diagnostics["item_splits"]) == data.n_items
 
 
-
 @pytest.mark.parametrize(("balance_weight", "collapses"), [(0.1, True), (FlexCodeConfig.balance_weight, False)])
 def test_the_balance_term_holds_the_mean_cf_share_against_a_uniform_pull_to_one_codebook(balance_weight, collapses):
     # Every item's NLL drops by one nat per CF token: the pull that sent every Beauty item all-CF at w_bal = 0.1.

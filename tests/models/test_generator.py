@@ -13,8 +13,6 @@ from flexcode_bench.tokenizers.vocabulary import BOS, PAD
 V = 40
 
 
-
-
 def small(**overrides: object) -> Generator:
     torch.manual_seed(0)
     cfg = {"vocab_size": V, "d_model": 32, "n_heads": 3, "d_head": 16, "d_ff": 64, "n_encoder_layers": 2,

@@ -20,8 +20,6 @@ from flexcode_bench.tokenizers.rqvae import (
 N_CLUSTERS, DIM = 8, 64
 
 
-
-
 @pytest.fixture(scope="module")
 def clusters() -> tuple[np.ndarray, np.ndarray]:
     """2,000 points in 8 well-separated Gaussian clusters in 64-d, and their cluster labels."""

@@ -43,7 +43,6 @@ def read(files: dict[str, Path | None]) -> RawDataset:
     )
 
 
-
 def _canonical_int(token: str) -> str | None:
     # Plain ASCII digits only: int() would also accept "1_000", "+5" and non-ASCII digits.
     digits = token.removeprefix("-")

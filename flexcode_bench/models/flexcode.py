@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -37,6 +37,9 @@ from flexcode_bench.config import resolve_dataclass
 from flexcode_bench.data.prepared import PreparedDataset
 from flexcode_bench.models.generative import PROFILES as GENERATIVE_PROFILES
 from flexcode_bench.models.generative import GenerativeConfig, GenerativeRetriever
+
+if TYPE_CHECKING:
+    from flexcode_bench.tokenizers.router import Router
 
 
 @dataclass
@@ -172,7 +175,7 @@ class FlexCode(GenerativeRetriever):
 
 
 def router_objective(
-    router: torch.nn.Module,
+    router: Router,
     features: torch.Tensor,
     targets: torch.Tensor,
     split_nll: torch.Tensor,

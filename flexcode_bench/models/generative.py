@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -160,15 +161,18 @@ class GenerativeRetriever:
         return torch.from_numpy(src).to(self._device)
 
     # ---- Recommender protocol ----------------------------------------------------------------
-    def fit(self, data: PreparedDataset, *, device: str, seed: int, on_epoch: OnEpoch | None = None) -> FitResult:
+    def fit(
+        self, data: PreparedDataset, *, device: str, seed: int, on_epoch: OnEpoch | None = None, workdir: Path | None = None
+    ) -> FitResult:
+        """Build the item codes, then train the generator; with ``workdir`` both are resumable from there."""
         from flexcode_bench.models.generator import Generator, GeneratorConfig
-        from flexcode_bench.training import fit_loop
+        from flexcode_bench.training import Checkpoint, cached_stage, fit_loop
 
         cfg = self.config
         self._device = device
         self._trie_tokens = None  # a new fit builds a new vocabulary, so any earlier trie is stale
         started = time.perf_counter()
-        self.build_codes(data, device=device, seed=seed)
+        cached_stage(self, "build_codes", workdir, lambda: self.build_codes(data, device=device, seed=seed))
         self.vocabulary.add(USER_BLOCK, cfg.n_user_buckets)
         self.diagnostics["tokenize_seconds"] = time.perf_counter() - started
         depth = self.item_tokens.shape[1]
@@ -215,8 +219,10 @@ class GenerativeRetriever:
             ranks = rank_in_topk(topk, data.valid_targets[valid_rows], n_items=data.n_items)
             return float(((ranks >= 1) & (ranks <= 10)).mean())
 
+        checkpoint = None if workdir is None else Checkpoint(workdir, optimizer=optimizer, rngs=[rng])
         result = fit_loop(self.trainable(), train_epoch, validate, max_epochs=cfg.max_epochs, patience=cfg.patience,
-                          eval_every=cfg.eval_every, time_budget=cfg.time_budget, on_epoch=on_epoch)  # fmt: skip
+                          eval_every=cfg.eval_every, time_budget=cfg.time_budget, on_epoch=on_epoch,
+                          checkpoint=checkpoint)  # fmt: skip
         self._refresh_tokens()
         result.diagnostics.update(self.diagnostics)
         result.diagnostics.update(self.final_diagnostics(data))

@@ -75,10 +75,12 @@ def test_an_interrupted_grid_resumes_with_only_the_unfinished_runs(dirs, monkeyp
     grid = [*options, "-m", "popularity", "--seeds", "4", "--profile", "smoke", "--json"]
     assert run(*grid).exit_code != 0
     results = tmp_path / "results" / "tiny" / "popularity"
-    assert sorted(p.name for p in results.iterdir()) == ["seed-0", "seed-1"]  # nothing half-written for seed 2
-    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    # nothing half-written for seed 2: only its resume state, beside where its run folder will go
+    assert sorted(p.name for p in results.iterdir()) == ["seed-0", "seed-1", "seed-2.partial"]
+    before = {p: p.read_bytes() for p in results.glob("seed-[01]/*")}
 
     monkeypatch.setattr(popularity.Popularity, "fit", real_fit)
     outcomes = json.loads(run(*grid).stdout)
     assert [o["status"] for o in outcomes] == ["skipped", "skipped", "finished", "finished"]
     assert all(p.read_bytes() == content for p, content in before.items())
+    assert sorted(p.name for p in results.iterdir()) == ["seed-0", "seed-1", "seed-2", "seed-3"]  # no partial or lock left

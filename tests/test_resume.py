@@ -1,0 +1,89 @@
+"""Preemption-safe runs: a killed `flexbench run` resumes from its last checkpoint and ends bit-for-bit where
+an uninterrupted run ends; Ctrl-C and SIGTERM say what happened; workers share a grid without collisions."""
+
+import json
+import signal
+import time
+
+import pytest
+
+from tests.support import cli_process
+from tests.support.prepared_on_disk import popular_head_sequences, write_sequences
+
+# ~0.1 s per epoch of the smoke SASRec on this dataset: long enough to kill mid-run, short for CI.
+SLOW_SASREC = "profile: smoke\nmodel_overrides:\n  sasrec: {max_epochs: 20, patience: 20}\n"
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    write_sequences(tmp_path / "data", "tiny", popular_head_sequences(n_users=200, n_items=60, length=12))
+    (tmp_path / "grid.yaml").write_text(SLOW_SASREC)
+    return tmp_path
+
+
+def _args(results: str, *more: str) -> list[str]:
+    return ["run", "-d", "tiny", "-m", "sasrec", "--data-dir", "data", "--results-dir", results, "--config", "grid.yaml", *more]
+
+
+def _wait_for_checkpoint(process, info, *, epoch: int, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        try:
+            saved = json.loads(info.read_text())["epoch"]
+        except (OSError, ValueError):
+            saved = 0
+        if saved >= epoch:
+            return saved
+        time.sleep(0.02)
+    raise AssertionError(f"no checkpoint of epoch {epoch} within {timeout} s")
+
+
+def test_a_run_killed_mid_training_resumes_and_ends_byte_identical_to_an_uninterrupted_run(workspace):
+    reference = cli_process.start(*_args("uninterrupted"), cwd=workspace)  # runs alongside the killed one
+    killed = cli_process.start(*_args("killed"), cwd=workspace)
+    partial = workspace / "killed" / "tiny" / "sasrec" / "seed-0.partial"
+    saved = _wait_for_checkpoint(killed, partial / "checkpoint.json", epoch=3)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate()
+    assert (workspace / "killed" / "tiny" / "sasrec" / "seed-0.lock").is_file()  # a dead worker cannot release it
+
+    rerun = cli_process.run(*_args("killed", "--json"), cwd=workspace)
+    assert rerun.returncode == 0, rerun.stderr
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
+
+    run = workspace / "killed" / "tiny" / "sasrec" / "seed-0"
+    (outcome,) = json.loads(rerun.stdout)
+    assert outcome["status"] == "finished" and outcome["resumed_from_epoch"] >= saved
+    resume = json.loads((run / "manifest.json").read_text())["resume"]
+    assert resume["resumed"] and resume["resumed_from_epoch"] == outcome["resumed_from_epoch"]
+    first, second = resume["attempts"]
+    assert first["ended"] == "killed" and first["seconds"] > 0 and first["last_epoch"] >= saved
+    assert second["ended"] == "finished" and second["from_epoch"] == resume["resumed_from_epoch"]
+    assert "took over the lock" in rerun.stderr  # the dead worker's lock, logged
+
+    curve = json.loads((run / "manifest.json").read_text())["diagnostics"]["training_curve"]
+    assert [e["epoch"] for e in curve] == list(range(1, 21))  # each epoch once, none redone twice in the record
+    uninterrupted = workspace / "uninterrupted" / "tiny" / "sasrec" / "seed-0"
+    assert (run / "per_user.parquet").read_bytes() == (uninterrupted / "per_user.parquet").read_bytes()
+    assert (run / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
+    leftovers = sorted(p.name for p in run.parent.iterdir())
+    assert leftovers == ["seed-0"]  # checkpoints removed, lock released
+    assert not (run / "model.pt").exists()  # the best weights are kept only with --keep-checkpoints
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_and_sigterm_say_what_finished_where_the_run_stopped_and_how_to_continue(workspace, sig, code):
+    process = cli_process.start(*_args("results"), cwd=workspace)
+    partial = workspace / "results" / "tiny" / "sasrec" / "seed-0.partial"
+    _wait_for_checkpoint(process, partial / "checkpoint.json", epoch=2)
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code
+    said = " ".join(stderr.split())  # immune to the terminal's line wrapping
+    assert "interrupted: 0 run(s) finished" in said
+    assert "tiny · sasrec · seed 0 was interrupted during epoch" in said
+    assert "run the same command again to continue" in said
+    attempts = json.loads((partial / "attempts.json").read_text())["attempts"]
+    assert attempts[-1]["ended"] == "interrupted"
+    assert not (workspace / "results" / "tiny" / "sasrec" / "seed-0.lock").exists()  # released on the way out

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -178,6 +180,7 @@ def _train_and_record(
         manifest = build_manifest(**manifest_args, dataset_fingerprint=dataset_fingerprint, device=device,
                                   timings=timings, status="finished", diagnostics=diagnostics)  # fmt: skip
         manifest["resume"] = partial.summary()
+        manifest["worker"] = {"host": socket.gethostname(), "pid": os.getpid()}  # which of several workers trained it
         write_run(path, per_user=per_user, config=resolved, manifest=manifest,
                   extra_files=_kept_weights(partial.path) if keep_checkpoints and resumable else None)  # fmt: skip
         partial.remove()

@@ -349,7 +349,7 @@ def _check_dataset(name: str, data_dir: Path) -> None:
         check_prepared(name, data_dir)
     except DataFormatError:
         catalogue = load_catalogue()
-        if name not in catalogue.datasets:  # neither prepared nor known: most likely a typo
+        if not (Path(data_dir) / name).exists() and name not in catalogue.datasets:  # neither prepared nor known: a typo?
             raise UnknownNameError(
                 f"unknown dataset {name!r}{did_you_mean(name, list(catalogue.datasets))}",
                 hint=f"`flexbench ls datasets` lists the catalogue; nothing named so is prepared in {Path(data_dir)}",

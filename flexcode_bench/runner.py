@@ -44,6 +44,12 @@ def resolved_config(config: RunConfig) -> tuple[dict, object]:
     model = model_factory(config.model)(config.profile, config.model_overrides)
     if hasattr(model.config, "mask_history"):  # a model that validates itself follows the run's protocol
         model.config.mask_history = config.protocol.mask_history
+    beam = getattr(model.config, "beam_size", None)
+    if beam is not None and beam < max(config.protocol.ks):  # never raised silently: the recorded beam is the one used
+        from flexcode_bench.errors import ConfigError
+
+        raise ConfigError(f"{config.model}: beam_size {beam} is smaller than the protocol's largest K = {max(config.protocol.ks)}",
+                          hint=f"set beam_size >= {max(config.protocol.ks)} under model_overrides")  # fmt: skip
     resolved = config.identity()
     resolved["model_config"] = dataclasses.asdict(model.config)
     resolved["config_hash"] = stable_hash(resolved)
@@ -161,12 +167,14 @@ def _train_and_record(
         timings["train"] = time.perf_counter() - t0
 
         buckets = popularity_buckets(data.train_counts, BucketScheme(config.protocol.buckets))
-        frames = []
+        frames, short_lists = [], {}
         for split in ("valid", "test"):
             t0 = time.perf_counter()
-            ranks = evaluate_split(model, data, split, config.protocol, chunk_size=config.eval_chunk_size)
+            ranked = evaluate_split(model, data, split, config.protocol, chunk_size=config.eval_chunk_size)
             timings[f"evaluate_{split}"] = time.perf_counter() - t0
-            frames.append(per_user_frame(split, data.targets(split), ranks, buckets.of(data.targets(split)), config.protocol))
+            short_lists[split] = ranked.short_lists
+            frames.append(per_user_frame(split, data.targets(split), ranked.ranks, buckets.of(data.targets(split)),
+                                         config.protocol))  # fmt: skip
         per_user = pd.concat(frames, ignore_index=True)
 
         diagnostics = {
@@ -174,6 +182,7 @@ def _train_and_record(
             "best_epoch": fit.best_epoch,
             "best_valid_metric": fit.best_valid_metric,
             "buckets": buckets.to_dict(),
+            "short_topk_lists": short_lists,  # users given fewer than max(K) items (history masking of a top-K)
             **fit.diagnostics,
         }
         partial.end("finished")
@@ -222,8 +231,14 @@ def _kept_weights(folder: Path) -> dict[str, Path]:
     return files
 
 
-def evaluate_split(model: object, data, split: str, protocol: ProtocolConfig, *, chunk_size: int) -> np.ndarray:
-    """1-based rank of each user's target over the full catalogue (0 = never ranked)."""
+@dataclass
+class SplitRanks:
+    ranks: np.ndarray  # 1-based rank of each user's target over the full catalogue (0 = never ranked)
+    short_lists: int  # users whose top-K list came back shorter than K (0 for scoring models)
+
+
+def evaluate_split(model: object, data, split: str, protocol: ProtocolConfig, *, chunk_size: int) -> SplitRanks:
+    """Rank each user's target of ``split`` under the protocol (full ranking, or a generative top-K)."""
     from flexcode_bench.evaluation.ranking import rank_in_topk, rank_targets
 
     histories = data.history(split)
@@ -237,8 +252,8 @@ def evaluate_split(model: object, data, split: str, protocol: ProtocolConfig, *,
                 for i in range(0, len(histories), chunk_size)
             ]
         )
-        return rank_in_topk(topk, targets, n_items=data.n_items)
-    return rank_targets(
+        return SplitRanks(rank_in_topk(topk, targets, n_items=data.n_items), int(((topk >= 0).sum(axis=1) < k).sum()))
+    ranks = rank_targets(
         lambda rows: model.score([histories[r] for r in rows]),
         targets,
         n_items=data.n_items,
@@ -247,6 +262,7 @@ def evaluate_split(model: object, data, split: str, protocol: ProtocolConfig, *,
         chunk_size=chunk_size,
         tie_policy=protocol.tie_policy,
     )
+    return SplitRanks(ranks, 0)
 
 
 def per_user_frame(

@@ -7,8 +7,11 @@ returns distinct, valid catalogue items.
 
 A subclass decides how items are coded (:meth:`GenerativeRetriever.build_codes`) and may change the
 training loss on the target item (:meth:`GenerativeRetriever.target_loss`, FlexCode takes an
-expectation over codebook splits there). Everything else — windows, batching, early stopping on
-validation Recall@10, decoding, diagnostics — lives here once.
+expectation over codebook splits there). The ``backbone`` config key names how training sequences
+become batches and which network reads them (:mod:`flexcode_bench.models.backbones`: TIGER's
+per-window encoder, or one item-causal pass per sequence for all its targets). Everything else —
+the LR schedule, early stopping on validation Recall@10, decoding, history masking, diagnostics —
+lives here once.
 """
 
 from __future__ import annotations
@@ -222,7 +225,7 @@ class GenerativeRetriever:
         With ``workdir``, the finished tokenisation is cached there, so a resumed run skips it.
         """
         from flexcode_bench.models.backbones import BACKBONES
-        from flexcode_bench.models.generator import Generator, GeneratorConfig
+        from flexcode_bench.models.generator import GeneratorConfig
         from flexcode_bench.training import cached_stage
 
         cfg = self.config
@@ -235,12 +238,11 @@ class GenerativeRetriever:
         self.diagnostics["tokenize_seconds"] = time.perf_counter() - started
         depth = self.item_tokens.shape[1]
         torch.manual_seed(seed)
-        self._net = Generator(
+        self._net = backbone.network(
             GeneratorConfig(
                 vocab_size=self.vocabulary.size, d_model=cfg.d_model, n_heads=cfg.n_heads, d_head=cfg.d_head,
                 d_ff=cfg.d_ff, n_encoder_layers=cfg.n_layers, n_decoder_layers=cfg.n_layers, dropout=cfg.dropout,
-                max_source_len=1 + cfg.max_history * depth, encoder_attention=backbone.encoder_attention,
-                cross_position_bias=backbone.encoder_attention == "item-causal", code_depth=depth,
+                max_source_len=1 + cfg.max_history * depth, code_depth=depth,
             )
         ).to(device)  # fmt: skip
         self._refresh_tokens()

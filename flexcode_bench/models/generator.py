@@ -278,6 +278,10 @@ class Generator(nn.Module):
         if self.lm_head is not None:
             nn.init.normal_(self.lm_head.weight, std=d**-0.5)
 
+    @property
+    def vocab_size(self) -> int:
+        return self.cfg.vocab_size
+
     # ------------------------------------------------------------------ encoder
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -2,18 +2,24 @@
 which encoder attention its network uses. Both share the T5-style network of
 :mod:`flexcode_bench.models.generator`, the item codes, the decoder and the beam search.
 
-Adding a backbone is one file defining a :class:`Backbone` and one line here.
+Adding a backbone is one file defining a :class:`Backbone` and one line here; its network may be any
+module with the :class:`~flexcode_bench.decoding.GenerativeNetwork` methods that training and beam
+search call (encode, decode, decode_step, and a cache with reorder).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from flexcode_bench.registry import Registry
+
+if TYPE_CHECKING:
+    from flexcode_bench.decoding import GenerativeNetwork
+    from flexcode_bench.models.generator import GeneratorConfig
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,9 @@ class TrainingSet(Protocol):
 
 
 class Backbone(Protocol):
-    encoder_attention: Literal["bidirectional", "item-causal"]
+    def network(self, config: GeneratorConfig) -> GenerativeNetwork:
+        """The network for ``config`` (sizes, vocabulary, source length), set up for this backbone."""
+        ...
 
     def training_set(self, sequences: Sequence[np.ndarray], max_history: int, per_user: int | None) -> TrainingSet:
         """Every training target of ``sequences`` (each user's last ``per_user`` only, when set)."""

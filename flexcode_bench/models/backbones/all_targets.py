@@ -14,11 +14,12 @@ every position ≥ 1 is a target exactly once and reads at most ``max_history`` 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from flexcode_bench.models.backbones import TrainingBatch
+from flexcode_bench.models.generator import Generator, GeneratorConfig
 
 
 def sequence_chunks(length: int, max_history: int) -> list[tuple[int, int]]:
@@ -72,7 +73,10 @@ class ChunkSet:
 
 
 class AllTargets:
-    encoder_attention = "item-causal"
+    def network(self, config: GeneratorConfig) -> Generator:
+        # An item-causal encoder cannot mark the latest item (it never sees what follows), so cross-attention
+        # gets a learnt bias by distance from the end of what each row reads: recency, at any length.
+        return Generator(replace(config, encoder_attention="item-causal", cross_position_bias=True))
 
     def training_set(self, sequences: Sequence[np.ndarray], max_history: int, per_user: int | None) -> ChunkSet:
         users, items, first = [], [], []

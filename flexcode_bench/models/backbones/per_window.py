@@ -4,11 +4,12 @@ the previous ``max_history`` items encoded bidirectionally. Every target pays a 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from flexcode_bench.models.backbones import TrainingBatch
+from flexcode_bench.models.generator import Generator, GeneratorConfig
 
 
 def training_windows(
@@ -51,7 +52,8 @@ class WindowSet:
 
 
 class PerWindow:
-    encoder_attention = "bidirectional"
+    def network(self, config: GeneratorConfig) -> Generator:
+        return Generator(replace(config, encoder_attention="bidirectional", cross_position_bias=False))
 
     def training_set(self, sequences: Sequence[np.ndarray], max_history: int, per_user: int | None) -> WindowSet:
         return WindowSet(*training_windows(sequences, max_history, per_user))

@@ -3,12 +3,13 @@
 # what the resume saved; optionally compare it byte for byte with an uninterrupted run.
 #
 #   bash bench/resume_demo.sh                                   # ml-100k, SASRec, quick profile, with the comparison
-#   DATASET=amazon-beauty MODEL=sasrec CONFIG=bench/configs/amazon-beauty-cpu.yaml KILL_AT=5 COMPARE=0 \
-#       DATA_DIR=data bash bench/resume_demo.sh                 # the Beauty demo (prepare it first, see README)
+#   DATASET=amazon-beauty MODEL=sasrec CONFIG=bench/configs/amazon-beauty-cpu.yaml KILL_AT=6 COMPARE=0 \
+#       PREPARE_ARGS="--source s3rec --raw-dir ../shared/data/amazon-beauty --encoder none" bash bench/resume_demo.sh
 #
 # Environment: DATASET (ml-100k), MODEL (sasrec), PROFILE (quick), CONFIG (a grid YAML, optional),
 # KILL_AT (kill once this epoch is checkpointed; 3), COMPARE (1: also run uninterrupted and cmp the
-# per-user parquet), DATA_DIR (./data; ml-100k is prepared there when missing), WORK (a fresh temp dir).
+# per-user parquet), DATA_DIR (./data; the dataset is prepared there when missing, with PREPARE_ARGS,
+# default "--encoder none": SASRec needs no text embeddings), WORK (a fresh temp dir).
 # Everything runs on one thread: that is the setting in which a resumed run is bit-for-bit identical.
 set -euo pipefail
 
@@ -22,7 +23,8 @@ WORK=${WORK:-$(mktemp -d -t flexbench-resume.XXXXXX)}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 if [ ! -f "$DATA_DIR/$DATASET/manifest.json" ]; then
-    flexbench prepare "$DATASET" --data-dir "$DATA_DIR" --encoder none
+    # shellcheck disable=SC2086 (PREPARE_ARGS is a list of options)
+    flexbench prepare "$DATASET" --data-dir "$DATA_DIR" ${PREPARE_ARGS:---encoder none}
 fi
 args=(run -d "$DATASET" -m "$MODEL" --profile "$PROFILE" --data-dir "$DATA_DIR")
 if [ -n "${CONFIG:-}" ]; then args+=(--config "$CONFIG"); fi

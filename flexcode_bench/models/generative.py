@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -218,17 +219,21 @@ class GenerativeRetriever:
             return self.target_loss(memory, src_mask, targets, row_mask)
 
     # ---- Recommender protocol ----------------------------------------------------------------
-    def setup(self, data: PreparedDataset, *, device: str, seed: int) -> TrainingSet:
-        """Code the items (training split only), build the network and return the backbone's training set."""
+    def setup(self, data: PreparedDataset, *, device: str, seed: int, workdir: Path | None = None) -> TrainingSet:
+        """Code the items (training split only), build the network and return the backbone's training set.
+
+        With ``workdir``, the finished tokenisation is cached there, so a resumed run skips it.
+        """
         from flexcode_bench.models.backbones import BACKBONES
         from flexcode_bench.models.generator import GeneratorConfig
+        from flexcode_bench.training import cached_stage
 
         cfg = self.config
         backbone = BACKBONES.get(cfg.backbone)
         self._device = device
         self._trie_tokens = None  # a new fit builds a new vocabulary, so any earlier trie is stale
         started = time.perf_counter()
-        self.build_codes(data, device=device, seed=seed)
+        cached_stage(self, "build_codes", workdir, lambda: self.build_codes(data, device=device, seed=seed))
         self.vocabulary.add(USER_BLOCK, cfg.n_user_buckets)
         self.diagnostics["tokenize_seconds"] = time.perf_counter() - started
         depth = self.item_tokens.shape[1]
@@ -243,11 +248,14 @@ class GenerativeRetriever:
         self._refresh_tokens()
         return backbone.training_set(data.train_sequences, cfg.max_history, cfg.windows_per_user)
 
-    def fit(self, data: PreparedDataset, *, device: str, seed: int, on_epoch: OnEpoch | None = None) -> FitResult:
-        from flexcode_bench.training import fit_loop
+    def fit(
+        self, data: PreparedDataset, *, device: str, seed: int, on_epoch: OnEpoch | None = None, workdir: Path | None = None
+    ) -> FitResult:
+        """Build the item codes, then train the generator; with ``workdir`` both resume from there after a kill."""
+        from flexcode_bench.training import Checkpoint, fit_loop
 
         cfg = self.config
-        examples = self.setup(data, device=device, seed=seed)
+        examples = self.setup(data, device=device, seed=seed, workdir=workdir)
         optimizer = torch.optim.AdamW(self.trainable().parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         # counted on a throw-away order: all-targets batches group whole chunks, so their number varies a little
         steps_per_epoch = sum(1 for _ in examples.batches(np.random.default_rng(0), cfg.batch_size))
@@ -283,8 +291,10 @@ class GenerativeRetriever:
             ranks = rank_in_topk(topk, data.valid_targets[valid_rows], n_items=data.n_items)
             return float(((ranks >= 1) & (ranks <= 10)).mean())
 
+        checkpoint = None if workdir is None else Checkpoint(workdir, optimizer=optimizer, rngs=[rng])
         result = fit_loop(self.trainable(), train_epoch, validate, max_epochs=cfg.max_epochs, patience=cfg.patience,
-                          eval_every=cfg.eval_every, on_epoch=on_epoch)  # fmt: skip
+                          eval_every=cfg.eval_every, on_epoch=on_epoch, checkpoint=checkpoint,
+                          scheduler=scheduler)  # fmt: skip
         self._refresh_tokens()
         result.diagnostics.update(self.diagnostics)
         result.diagnostics.update(self.final_diagnostics(data))

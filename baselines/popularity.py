@@ -6,14 +6,14 @@ model for end-to-end tests of the runner and the report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from flexcode_bench.config import resolve_dataclass
 from flexcode_bench.data.prepared import PreparedDataset
+from flexcode_bench.models.spec import ModelSpec
 from flexcode_bench.recommender import FitResult, OnEpoch
 
 
@@ -41,5 +41,4 @@ class Popularity:
         return np.broadcast_to(self._scores, (len(histories), len(self._scores))).copy()
 
 
-def build(profile: str, overrides: Mapping[str, Any]) -> Popularity:
-    return Popularity(resolve_dataclass(PopularityConfig, PROFILES, profile, overrides))
+SPEC = ModelSpec(PopularityConfig, PROFILES, Popularity)

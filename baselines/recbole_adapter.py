@@ -28,6 +28,7 @@ import numpy as np
 from baselines import recbole_compat
 from flexcode_bench.data.prepared import PreparedDataset
 from flexcode_bench.errors import ConfigError, DataFormatError, UnknownNameError
+from flexcode_bench.models.spec import ModelSpec
 from flexcode_bench.recommender import EpochReport, FitResult, OnEpoch
 from flexcode_bench.registry import did_you_mean
 from flexcode_bench.seeding import seed_everything
@@ -152,27 +153,37 @@ def recbole_parameters(model: str) -> set[str]:
     return names
 
 
-def build(model: str, profile: str, overrides: Mapping[str, Any], *, workdir: Path | None = None) -> RecBoleModel:
-    """Model factory for ``recbole:<Name>``: defaults < profile < overrides.
+@dataclass(frozen=True)
+class RecBoleSpec(ModelSpec[RecBoleConfig]):
+    """The spec of ``recbole:<Name>``: RecBole's own option names are known only once RecBole is imported."""
 
-    An override that names a :class:`RecBoleConfig` field sets that field; any other key must be one of
-    the model's RecBole options (e.g. ``hidden_size``) and goes to ``overrides``. Typos are errors.
-    """
-    config = RecBoleConfig.from_profile(model, profile)
-    fields = {f.name for f in dataclasses.fields(RecBoleConfig)} - {"model", "overrides"}
-    known = recbole_parameters(config.model) - fields
-    top: dict[str, Any] = {}
-    hyper = dict(config.overrides)
-    for key, value in overrides.items():
-        if key in fields:
-            top[key] = value
-        elif key in known:
-            hyper[key] = value
-        else:
-            raise ConfigError(
-                f"RecBole {config.model}: unknown option {key!r}" + did_you_mean(key, sorted(fields | known))
-            )
-    return RecBoleModel(replace(config, **top, overrides=hyper), workdir=workdir)
+    recbole_model: str = "SASRec"
+
+    def options(self, profile: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """defaults < profile < overrides. An override that names a :class:`RecBoleConfig` field sets that
+        field; any other key must be one of the model's RecBole options (e.g. ``hidden_size``) and goes to
+        ``overrides``. Typos are errors."""
+        config = RecBoleConfig.from_profile(self.recbole_model, profile)
+        fields = {f.name for f in dataclasses.fields(RecBoleConfig)} - {"model", "overrides"}
+        known = recbole_parameters(config.model) - fields
+        top: dict[str, Any] = {}
+        hyper = dict(config.overrides)
+        for key, value in overrides.items():
+            if key in fields:
+                top[key] = value
+            elif key in known:
+                hyper[key] = value
+            else:
+                raise ConfigError(
+                    f"RecBole {config.model}: unknown option {key!r}" + did_you_mean(key, sorted(fields | known))
+                )
+        return dataclasses.asdict(replace(config, **top, overrides=hyper))
+
+
+def spec_for(model: str) -> RecBoleSpec:
+    """The model registry's entry for the prefix ``recbole:``: the spec of RecBole's model ``model``."""
+    return RecBoleSpec(RecBoleConfig, {name: {} for name in PROFILES}, RecBoleModel, recbole_model=model)
+
 
 
 def export_atomic(data: PreparedDataset, out_dir: Path, *, max_seq_length: int = 50) -> Path:

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from flexcode_bench.errors import ConfigError
+from flexcode_bench.models.spec import ModelSpec
 from flexcode_bench.recommender import FitResult, OnEpoch
 from flexcode_bench.seeding import seed_everything
 from flexcode_bench.training import Checkpoint, fit_loop
@@ -384,8 +385,4 @@ class SASRec:
         return self.net
 
 
-def build(profile: str, overrides: Mapping[str, Any]) -> SASRec:
-    """The model registry's factory: defaults < profile < overrides (unknown keys are errors)."""
-    from flexcode_bench.config import resolve_dataclass
-
-    return SASRec(resolve_dataclass(SASRecConfig, PROFILES, profile, overrides))
+SPEC = ModelSpec(SASRecConfig, PROFILES, SASRec, follows_mask_history=True)

@@ -9,17 +9,15 @@ are shared with FlexCode (:mod:`flexcode_bench.models.generative`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from flexcode_bench.config import resolve_dataclass
 from flexcode_bench.data.prepared import PreparedDataset
-from flexcode_bench.errors import ConfigError
 from flexcode_bench.models.generative import PROFILES as GENERATIVE_PROFILES
 from flexcode_bench.models.generative import GenerativeConfig, GenerativeRetriever
+from flexcode_bench.models.spec import ModelSpec
 
 
 @dataclass
@@ -88,22 +86,9 @@ def semantic_codes(data: PreparedDataset, cfg, *, device: str, seed: int) -> tup
     return codes, codebook_usage(codes, codebook_size)
 
 
-def build(profile: str, overrides: Mapping[str, Any]) -> Tiger:
-    return Tiger(resolve_dataclass(TigerConfig, PROFILES, profile, overrides))
+SPEC = ModelSpec(TigerConfig, PROFILES, Tiger, follows_mask_history=True, top_k_option="beam_size")
+ATOMIC = SPEC.pin("TIGER's ID ablation 'atomic'", {"item_ids": "atomic"})
+RANDOM = SPEC.pin("TIGER's ID ablation 'random'", {"item_ids": "random"})
 
 
-def _id_ablation(item_ids: str) -> Callable[[str, Mapping[str, Any]], Tiger]:
-    def build_variant(profile: str, overrides: Mapping[str, Any]) -> Tiger:
-        if overrides.get("item_ids", item_ids) != item_ids:
-            raise ConfigError(f"tiger-{item_ids} fixes item_ids = {item_ids!r}; got an override {overrides['item_ids']!r}",
-                              hint="drop the override, or run plain 'tiger' with it")  # fmt: skip
-        return build(profile, {**overrides, "item_ids": item_ids})
-
-    return build_variant
-
-
-build_atomic = _id_ablation("atomic")
-build_random = _id_ablation("random")
-
-
-__all__ = ["PROFILES", "Tiger", "TigerConfig", "build", "build_atomic", "build_random", "semantic_codes"]
+__all__ = ["ATOMIC", "PROFILES", "RANDOM", "SPEC", "Tiger", "TigerConfig", "semantic_codes"]

@@ -94,25 +94,6 @@ class RunConfig(BaseModel):
         return self.model_dump(mode="json", exclude={"data_dir", "results_dir", "eval_chunk_size", "device"})
 
 
-def resolve_dataclass(cls: type, profiles: Mapping[str, Mapping[str, Any]], profile: str, overrides: Mapping[str, Any]):
-    """Build a model's config dataclass: defaults < profile < overrides, rejecting unknown keys by name."""
-    import dataclasses
-
-    from flexcode_bench.errors import ConfigError
-    from flexcode_bench.registry import did_you_mean
-
-    if profile not in profiles:
-        raise ConfigError(f"{cls.__name__} has no profile {profile!r}{did_you_mean(profile, list(profiles))}")
-    known = [f.name for f in dataclasses.fields(cls)]
-    values: dict[str, Any] = {}
-    for layer, source in ((profiles[profile], f"profile {profile!r}"), (overrides, "overrides")):
-        for key, value in layer.items():
-            if key not in known:
-                raise ConfigError(f"{cls.__name__}: unknown option {key!r} in {source}{did_you_mean(key, known)}")
-            values[key] = value
-    return cls(**values)
-
-
 class GridConfig(BaseModel):
     """datasets × models × seeds under one profile and protocol; expands into independent RunConfigs."""
 

@@ -38,22 +38,19 @@ class RunOutcome:
 
 
 def resolved_config(config: RunConfig) -> tuple[dict, object]:
-    """The full config that is hashed and saved, and the model it describes (built, not trained)."""
-    from flexcode_bench.models import model_factory
+    """The full config that is hashed and saved, and the model it describes (built, not trained).
 
-    model = model_factory(config.model)(config.profile, config.model_overrides)
-    if hasattr(model.config, "mask_history"):  # a model that validates itself follows the run's protocol
-        model.config.mask_history = config.protocol.mask_history
-    beam = getattr(model.config, "beam_size", None)
-    if beam is not None and beam < max(config.protocol.ks):  # never raised silently: the recorded beam is the one used
-        from flexcode_bench.errors import ConfigError
+    The model's options are resolved here once, by its registry spec: defaults < profile < overrides
+    < what the entry pins, type-checked, then the run's protocol applied (history masking, top-K).
+    """
+    from flexcode_bench.models import model_spec
 
-        raise ConfigError(f"{config.model}: beam_size {beam} is smaller than the protocol's largest K = {max(config.protocol.ks)}",
-                          hint=f"set beam_size >= {max(config.protocol.ks)} under model_overrides")  # fmt: skip
+    spec = model_spec(config.model)
+    model_config = spec.resolve(config.profile, config.model_overrides, config.protocol)
     resolved = config.identity()
-    resolved["model_config"] = dataclasses.asdict(model.config)
+    resolved["model_config"] = dataclasses.asdict(model_config)
     resolved["config_hash"] = stable_hash(resolved)
-    return resolved, model
+    return resolved, spec.build(model_config)
 
 
 def run_one(
@@ -326,7 +323,7 @@ def check_grid(configs: Sequence[RunConfig]) -> None:
     """
     from flexcode_bench.device import resolve_device
     from flexcode_bench.errors import ConfigError, FlexbenchError
-    from flexcode_bench.models import model_factory
+    from flexcode_bench.models import model_spec
 
     problems: list[str] = []
     seen: set[tuple] = set()
@@ -347,7 +344,7 @@ def check_grid(configs: Sequence[RunConfig]) -> None:
     for config in configs:
         once(("dataset", config.dataset, str(config.data_dir)), lambda c=config: _check_dataset(c.dataset, c.data_dir))
         once(("device", config.device), lambda c=config: resolve_device(c.device))
-        if once(("model", config.model), lambda c=config: model_factory(c.model)):
+        if once(("model", config.model), lambda c=config: model_spec(c.model)):
             options = json.dumps(config.model_overrides, sort_keys=True, default=str)
             once(("options", config.model, config.profile, options), lambda c=config: resolved_config(c))
     if problems:

@@ -123,7 +123,7 @@ def test_a_generative_run_interrupted_after_an_epoch_reuses_its_codes_and_ends_i
 def test_keep_checkpoints_keeps_the_best_weights_in_the_run_folder_and_nothing_else_behind(workspace):
     from typer.testing import CliRunner
 
-    from baselines.sasrec import build
+    from flexcode_bench.models import build_model
     from flexcode_bench.cli import app
 
     options = ["--data-dir", str(workspace / "data"), "--results-dir", str(workspace / "results")]
@@ -133,6 +133,6 @@ def test_keep_checkpoints_keeps_the_best_weights_in_the_run_folder_and_nothing_e
     assert sorted(p.name for p in run.parent.iterdir()) == ["seed-0"]
     import torch
 
-    model = build("smoke", {})
+    model = build_model("sasrec", "smoke", {})
     model.load_state_dict(torch.load(run / "model.pt"))  # loads into a fresh model: ready to re-evaluate
     assert model.net.n_items == 60

@@ -55,11 +55,11 @@ def models(as_json: JsonOption = False) -> None:
     """Registered models (plus any RecBole sequential model as recbole:<Name>)."""
     from rich.table import Table
 
-    from flexcode_bench.models import MODELS, RECBOLE_PREFIX
+    from flexcode_bench.models import MODELS
 
     rows = [{"name": name, "target": _describe(MODELS.get_target(name)), "description": MODELS.description(name)} for name in MODELS]
-    rows.append({"name": f"{RECBOLE_PREFIX}<Name>", "target": "baselines.recbole_adapter:build",
-                 "description": "any RecBole sequential model, e.g. recbole:GRU4Rec, trained on our splits"})  # fmt: skip
+    rows += [{"name": f"{prefix}<Name>", "target": f"{target}(<Name>)", "description": description}
+             for prefix, (target, description) in MODELS.prefixes().items()]  # fmt: skip
     if as_json:
         console.data.print_json(json.dumps(rows))
         return
@@ -72,9 +72,7 @@ def models(as_json: JsonOption = False) -> None:
 
 
 def _describe(target: object) -> str:
-    """A lazy target as written, or a partial as ``module:function(args)``."""
-    if isinstance(target, str):
-        return target
-    func = getattr(target, "func", target)
-    args = ", ".join(repr(a) for a in getattr(target, "args", ()))
-    return f"{func.__module__}:{func.__name__}({args})"
+    """A lazy target as written (a variant by its label)."""
+    from flexcode_bench.registry import Lazy
+
+    return target.label if isinstance(target, Lazy) else str(target)

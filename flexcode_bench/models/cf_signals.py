@@ -23,9 +23,9 @@ CF_DIR = "cf"
 
 def cf_signals(data, *, profile: str, epochs: int, device: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(item embeddings [n_items, hidden], normalised next-item entropy [n_items]) from a training-split SASRec."""
-    from flexcode_bench.models import model_factory
+    from flexcode_bench.models import build_model
 
-    sasrec = model_factory("sasrec")(profile, {"max_epochs": epochs, "early_stopping": False})
+    sasrec = build_model("sasrec", profile, {"max_epochs": epochs, "early_stopping": False})
     key = stable_hash({"fingerprint": data.fingerprint, "sasrec": asdict(sasrec.config), "seed": seed})
     cache = data.path / CF_DIR / f"sasrec-{key}.npz"
     if cache.is_file():

@@ -26,17 +26,16 @@ items (``no-moe``, ``fixed-k<k>``), no alignment (``no-align``) and a popularity
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
-from flexcode_bench.config import resolve_dataclass
 from flexcode_bench.data.prepared import PreparedDataset
 from flexcode_bench.models.generative import PROFILES as GENERATIVE_PROFILES
 from flexcode_bench.models.generative import GenerativeConfig, GenerativeRetriever
+from flexcode_bench.models.spec import ModelSpec
 
 if TYPE_CHECKING:
     from flexcode_bench.tokenizers.router import Router
@@ -63,6 +62,12 @@ class FlexCodeConfig(GenerativeConfig):
     smooth_weight: float = 0.1
     cf_profile: str = "quick"  # SASRec profile of the CF model
     cf_epochs: int = 20  # fixed: no validation-based early stopping for anything used in tokenisation
+
+    def __post_init__(self) -> None:
+        if self.fixed_split is not None and not 0 <= self.fixed_split <= self.levels:
+            from flexcode_bench.errors import ConfigError
+
+            raise ConfigError(f"fixed_split must be in 0..{self.levels}, got {self.fixed_split}")
 
 
 # TIGER's generator budget plus the CF model's (its SASRec profile and fixed epoch count).
@@ -113,10 +118,6 @@ class FlexCode(GenerativeRetriever):
             self._splits = self.router.hard_splits(self._features).cpu().numpy()
         elif cfg.router == "fixed":
             k = cfg.levels // 2 if cfg.fixed_split is None else cfg.fixed_split
-            if not 0 <= k <= cfg.levels:
-                from flexcode_bench.errors import ConfigError
-
-                raise ConfigError(f"fixed_split must be in 0..{cfg.levels}, got {k}")
             self._splits = np.full(data.n_items, k, dtype=np.int64)
         else:
             self._splits = popularity_rule_splits(self._buckets.of(np.arange(data.n_items)), cfg.levels)
@@ -200,5 +201,4 @@ def router_objective(
     return expected + cfg.balance_weight * balance + cfg.smooth_weight * smooth
 
 
-def build(profile: str, overrides: Mapping[str, Any]) -> FlexCode:
-    return FlexCode(resolve_dataclass(FlexCodeConfig, PROFILES, profile, overrides))
+SPEC = ModelSpec(FlexCodeConfig, PROFILES, FlexCode, follows_mask_history=True, top_k_option="beam_size")

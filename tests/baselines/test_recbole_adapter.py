@@ -18,13 +18,13 @@ from baselines import recbole_compat
 from baselines.recbole_adapter import (
     RecBoleConfig,
     RecBoleModel,
-    build,
     build_recbole_data,
     check_splits,
     export_atomic,
     item_index,
     split_in_our_ids,
 )
+from flexcode_bench.models import build_model
 from flexcode_bench.errors import ConfigError, UnknownNameError
 from flexcode_bench.recommender import ScoringRecommender
 from tests.support.synthetic import dataset_from_sequences
@@ -142,14 +142,14 @@ def test_unknown_model_name_suggests_close_matches():
 
 
 def test_build_layers_profile_and_overrides_and_rejects_typos():
-    model = build("sasrec", "smoke", {"epochs": 2, "hidden_size": 8})
+    model = build_model("recbole:sasrec", "smoke", {"epochs": 2, "hidden_size": 8})
     assert model.config.model == "SASRec" and model.config.epochs == 2
     assert model.config.overrides["hidden_size"] == 8 and "num_layers" not in model.config.overrides  # GRU4Rec's key
-    assert build("GRU4Rec", "smoke", {}).config.overrides["num_layers"] == 1
+    assert build_model("recbole:GRU4Rec", "smoke", {}).config.overrides["num_layers"] == 1
     with pytest.raises(ConfigError, match="did you mean 'hidden_size'"):
-        build("SASRec", "smoke", {"hiden_size": 8})
+        build_model("recbole:SASRec", "smoke", {"hiden_size": 8})
     with pytest.raises(ConfigError, match="set by the adapter"):
-        build("SASRec", "smoke", {"eval_args": {"mode": "uni100"}})  # sampled metrics would change the protocol
+        build_model("recbole:SASRec", "smoke", {"eval_args": {"mode": "uni100"}})  # sampled metrics would change the protocol
 
 
 def _recbole_config_sets_cuda_visible_devices():

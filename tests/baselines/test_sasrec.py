@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.sasrec import PROFILES, SASRec, SASRecConfig
-from flexcode_bench.config import resolve_dataclass
+from baselines.sasrec import PROFILES, SPEC, SASRec, SASRecConfig
 from flexcode_bench.errors import ConfigError
 from flexcode_bench.evaluation.metrics import per_user_metrics
 from flexcode_bench.evaluation.ranking import rank_targets
@@ -25,7 +24,7 @@ def _config(**overrides: object) -> SASRecConfig:
         "max_epochs": 12,
         "patience": 3,
     }
-    return resolve_dataclass(SASRecConfig, PROFILES, "smoke", {**base, **overrides})
+    return SPEC.resolve("smoke", {**base, **overrides})
 
 
 def _test_ndcg10(model: SASRec, data) -> float:
@@ -129,9 +128,9 @@ def test_given_bad_config_then_config_error():
     with pytest.raises(ConfigError):
         SASRecConfig(hidden=63, n_heads=2)
     with pytest.raises(ConfigError):
-        resolve_dataclass(SASRecConfig, PROFILES, "huge", {})
+        SPEC.resolve("huge", {})
     with pytest.raises(ConfigError):
-        resolve_dataclass(SASRecConfig, PROFILES, "smoke", {"hiddden": 8})
+        SPEC.resolve("smoke", {"hiddden": 8})
     with pytest.raises(ConfigError):
         SASRec().score([np.array([1])])
 

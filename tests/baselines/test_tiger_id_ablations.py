@@ -5,7 +5,7 @@ import pytest
 
 from flexcode_bench.data.prepared import load_prepared
 from flexcode_bench.errors import ConfigError
-from flexcode_bench.models import model_factory
+from flexcode_bench.models import build_model
 from tests.support.prepared_on_disk import popular_head_sequences, write_sequences
 
 
@@ -17,7 +17,7 @@ def data(tmp_path_factory):
 
 
 def codes_of(name: str, data, **overrides) -> np.ndarray:
-    model = model_factory(name)("smoke", {"codebook_size": 4, "rqvae_epochs": 2, **overrides})
+    model = build_model(name, "smoke", {"codebook_size": 4, "rqvae_epochs": 2, **overrides})
     model.build_codes(data, device="cpu", seed=0)
     return model.item_tokens
 
@@ -37,5 +37,5 @@ def test_random_ids_have_the_semantic_ids_shape_and_stay_unique(data):
 
 def test_an_id_ablation_refuses_an_override_that_contradicts_it():
     with pytest.raises(ConfigError, match="tiger-atomic fixes item_ids"):
-        model_factory("tiger-atomic")("smoke", {"item_ids": "semantic"})
-    assert model_factory("tiger-random")("smoke", {}).config.item_ids == "random"
+        build_model("tiger-atomic", "smoke", {"item_ids": "semantic"})
+    assert build_model("tiger-random", "smoke", {}).config.item_ids == "random"

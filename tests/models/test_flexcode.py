@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from flexcode_bench.data.prepared import load_prepared
-from flexcode_bench.models import model_factory
+from flexcode_bench.models import build_model
 from flexcode_bench.models.flexcode import FlexCodeConfig, router_objective
 from flexcode_bench.tokenizers.dual_codebook import CF, SEMANTIC
 from flexcode_bench.tokenizers.router import Router
@@ -15,7 +15,7 @@ TEXTS = [f"{['red shoe', 'blue lamp', 'green tea', 'gold ring'][i % 4]} model {i
 
 
 def build_codes(model_name: str, data, **overrides):
-    model = model_factory(model_name)("smoke", overrides)
+    model = build_model(model_name, "smoke", overrides)
     model.build_codes(data, device="cpu", seed=0)
     return model
 
@@ -54,11 +54,11 @@ def test_a_contradicting_override_of_an_ablation_is_an_error():
     from flexcode_bench.errors import ConfigError
 
     with pytest.raises(ConfigError, match="contradicts ablation 'no-align'"):
-        model_factory("flexcode-no-align")("smoke", {"align_weight": 0.5})
+        build_model("flexcode-no-align", "smoke", {"align_weight": 0.5})
 
 
 def test_the_trained_model_decodes_only_the_variable_split_codes_it_was_given(tiny):
-    model = model_factory("flexcode")("smoke", {})
+    model = build_model("flexcode", "smoke", {})
     model.fit(tiny, device="cpu", seed=0)
     assert model._trie.n_items == tiny.n_items
     for item, code in enumerate(model.item_tokens):
@@ -98,7 +98,7 @@ def test_the_router_gives_popular_collaborative_items_a_larger_cf_share_than_rar
     # the recipe this margin was measured under: TIGER's per-window backbone at a constant learning rate
     overrides = {"max_epochs": 8, "patience": 8, "codebook_size": 8, "rqvae_epochs": 10, "cf_epochs": 10, "lr": 3e-3,
                  "backbone": "per-window", "lr_schedule": "constant"}  # fmt: skip
-    model = model_factory("flexcode")("smoke", overrides)
+    model = build_model("flexcode", "smoke", overrides)
     result = model.fit(data, device="cpu", seed=0)
     share = result.diagnostics["cf_share_by_bucket"]
     assert share["head"] > share["tail"] + 0.1
@@ -125,7 +125,7 @@ def test_the_balance_term_holds_the_mean_cf_share_against_a_uniform_pull_to_one_
 
 
 def test_a_router_that_sends_every_item_to_one_split_is_reported_with_a_warning(tiny, capsys):
-    model = model_factory("flexcode")("smoke", {"max_epochs": 1})
+    model = build_model("flexcode", "smoke", {"max_epochs": 1})
     model.fit(tiny, device="cpu", seed=0)
     capsys.readouterr()
     model._splits = np.full(tiny.n_items, 3)

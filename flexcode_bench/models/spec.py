@@ -97,4 +97,12 @@ class ModelSpec(Generic[C]):
         return None if self.describe is None else self.describe(config)
 
 
-__all__ = ["ModelSpec"]
+def layered_profiles(*layers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per profile name, the options of every layer, later layers winning (a model built from parts)."""
+    names = set(layers[0]).intersection(*layers[1:])
+    if any(set(layer) != names for layer in layers):
+        raise ConfigError(f"profile layers name different profiles: {[sorted(layer) for layer in layers]}")
+    return {name: {k: v for layer in layers for k, v in layer[name].items()} for name in layers[0]}
+
+
+__all__ = ["ModelSpec", "layered_profiles"]

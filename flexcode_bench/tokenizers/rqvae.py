@@ -59,7 +59,7 @@ __all__ = [
 
 @dataclass
 class RQVAEConfig:
-    input_dim: int = 384  # embedding width (384 for all-MiniLM-L6-v2)
+    input_dim: int = 384  # embedding width (384 for the default MiniLM encoder)
     hidden_dims: tuple[int, ...] = (512, 256, 128)  # encoder widths; the decoder mirrors them
     code_dim: int = 32  # latent width the codebooks live in
     levels: int = 3

@@ -61,3 +61,12 @@ def test_an_ablations_description_follows_the_resolved_levels():
     assert "3 CF and 1 semantic tokens (mixed)" in spec.description(spec.resolve("smoke", {"levels": 4}))
     with pytest.raises(ConfigError, match="fixed_split must be in 0..2"):
         spec.resolve("smoke", {"levels": 2})
+
+
+def test_layered_profiles_merge_per_profile_later_layers_winning_and_refuse_mismatched_names():
+    from flexcode_bench.models.spec import layered_profiles
+
+    merged = layered_profiles({"smoke": {"a": 1, "b": 1}, "paper": {}}, {"smoke": {"b": 2}, "paper": {"c": 3}})
+    assert merged == {"smoke": {"a": 1, "b": 2}, "paper": {"c": 3}}
+    with pytest.raises(ConfigError, match="different profiles"):
+        layered_profiles({"smoke": {}}, {"paper": {}})

@@ -26,7 +26,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from baselines import recbole_compat
-from flexcode_bench.data.prepared import PreparedDataset
+from flexcode_bench.config import KS
+from flexcode_bench.data.prepared import EVAL_SPLITS, SPLITS, PreparedDataset
 from flexcode_bench.errors import ConfigError, DataFormatError, UnknownNameError
 from flexcode_bench.models.spec import ModelSpec
 from flexcode_bench.recommender import EpochReport, FitResult, OnEpoch
@@ -206,7 +207,7 @@ def export_atomic(data: PreparedDataset, out_dir: Path, *, max_seq_length: int =
         row(u, seq[:i], int(seq[i])) for u, seq in enumerate(data.train_sequences) for i in range(1, len(seq))
     ]
     splits = {"train": train_rows}
-    for split in ("valid", "test"):
+    for split in EVAL_SPLITS:
         histories, targets = data.history(split), data.targets(split)
         if any(len(h) == 0 for h in histories):
             raise DataFormatError(f"dataset {data.name!r}: a user has an empty {split} history; RecBole needs one item")
@@ -227,7 +228,7 @@ def _adapter_settings(config: RecBoleConfig, data_path: Path, checkpoint_dir: Pa
     """The options that define the data, the protocol and the schedule; ``overrides`` may not change them."""
     ce = config.overrides.get("loss_type", "CE") == "CE"
     return {
-        "benchmark_filename": ["train", "valid", "test"],
+        "benchmark_filename": list(SPLITS),
         "data_path": str(data_path),
         "load_col": {"inter": ["user_id", "item_id_list", "item_id", "timestamp"], "item": ["item_id"]},
         "alias_of_item_id": ["item_id_list"],  # histories and targets share one item vocabulary
@@ -237,7 +238,7 @@ def _adapter_settings(config: RecBoleConfig, data_path: Path, checkpoint_dir: Pa
         "MAX_ITEM_LIST_LENGTH": config.max_seq_length,
         "eval_args": {"order": "TO", "mode": "full", "group_by": "user", "split": {"LS": "valid_and_test"}},
         "metrics": ["Recall", "NDCG", "MRR"],
-        "topk": [5, 10, 20],
+        "topk": list(KS),
         "valid_metric": VALID_METRIC,
         "epochs": config.epochs,
         "train_batch_size": config.train_batch_size,

@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flexcode_bench.data.prepared import default_data_dir
+from flexcode_bench.errors import ConfigError
 
-
+KS: tuple[int, ...] = (5, 10, 20)  # the protocol's default cut-offs (metrics @K)
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"  # the item-text encoder of `prepare` and of every semantic-ID model
+
+
+def default_data_dir() -> Path:
+    """Where prepared datasets live: $FLEXBENCH_DATA, else ./data."""
+    return Path(os.environ.get("FLEXBENCH_DATA", "data"))
 
 
 def stable_hash(value: Mapping[str, Any] | BaseModel, *, length: int = 16) -> str:
     """SHA-256 of canonical JSON (sorted keys, no whitespace); a ``config_hash`` key is ignored."""
-    from flexcode_bench.errors import ConfigError
-
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     body = {k: v for k, v in value.items() if k != "config_hash"}
@@ -67,7 +71,7 @@ class ProtocolConfig(BaseModel):
     tie_policy: Literal["pessimistic", "optimistic"] = Field(
         default="pessimistic", description="pessimistic: a tie ranks the target below (a constant model scores ~0)."
     )
-    ks: tuple[int, ...] = (5, 10, 20)
+    ks: tuple[int, ...] = KS
     buckets: Literal["share", "coverage"] = Field(
         default="share", description="share: head 20% / torso 30% / tail 50% of items by training frequency."
     )
@@ -144,8 +148,6 @@ def load_grid_config(file: Path | None, flags: Mapping[str, Any]) -> GridConfig:
     """defaults < YAML file < flags (flags that are None were not given). Profiles apply inside each model."""
     import yaml
     from pydantic import ValidationError
-
-    from flexcode_bench.errors import ConfigError
 
     values: dict[str, Any] = {}
     if file is not None:

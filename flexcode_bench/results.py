@@ -36,7 +36,9 @@ import yaml
 from flexcode_bench import __version__
 from flexcode_bench.atomic import atomic_directory
 from flexcode_bench.config import stable_hash
+from flexcode_bench.data.prepared import EVAL_SPLITS
 from flexcode_bench.errors import ConfigError, DataFormatError
+from flexcode_bench.evaluation.buckets import BUCKETS
 from flexcode_bench.provenance import (  # noqa: F401 (build_manifest and friends are re-exported for callers)
     SCHEMA_VERSION,
     STATUSES,
@@ -51,8 +53,7 @@ METRICS = "metrics.json"
 CONFIG = "config.yaml"
 MANIFEST = "manifest.json"
 
-SPLITS = ("valid", "test")
-BUCKETS = ("head", "torso", "tail", "cold")
+SPLITS = EVAL_SPLITS
 KEY_COLUMNS = ("split", "user_id", "target_item", "rank", "bucket")
 
 _METRIC_NAME = re.compile(r"^[A-Za-z_][\w.\-]*@\d+$")

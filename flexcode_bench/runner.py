@@ -145,7 +145,7 @@ def _train_and_record(
     manifest_args = dict(dataset=config.dataset, model=config.model, seed=config.seed, config_hash=resolved["config_hash"],
                          protocol=config.protocol.model_dump(mode="json"), started_at=started_at)  # fmt: skip
     try:
-        from flexcode_bench.data.prepared import load_prepared
+        from flexcode_bench.data.prepared import EVAL_SPLITS, load_prepared
         from flexcode_bench.device import resolve_device
         from flexcode_bench.evaluation.buckets import BucketScheme, popularity_buckets
         from flexcode_bench.seeding import seed_everything
@@ -165,7 +165,7 @@ def _train_and_record(
 
         buckets = popularity_buckets(data.train_counts, BucketScheme(config.protocol.buckets))
         frames, short_lists = [], {}
-        for split in ("valid", "test"):
+        for split in EVAL_SPLITS:
             t0 = time.perf_counter()
             ranked = evaluate_split(model, data, split, config.protocol, chunk_size=config.eval_chunk_size)
             timings[f"evaluate_{split}"] = time.perf_counter() - t0

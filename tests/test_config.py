@@ -26,3 +26,26 @@ def test_flexcode_overrides_reach_every_ablation_variant_under_its_own_entry():
     assert grid.overrides_for("flexcode-no-moe") == {"max_epochs": 4, "lr": 0.1}
     assert grid.overrides_for("flexcode-no-align") == {"max_epochs": 4, "lr": 0.2}
     assert grid.overrides_for("tiger") == {}
+
+
+def test_config_is_a_leaf_that_imports_no_other_flexbench_module_but_errors():
+    import subprocess
+    import sys
+
+    code = ("import sys, flexcode_bench.config; "
+            "print(sorted(m for m in sys.modules if m.startswith('flexcode_bench.')))")  # fmt: skip
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['flexcode_bench.config', 'flexcode_bench.errors']"
+
+
+def test_the_split_bucket_and_k_names_each_have_one_home():
+    from flexcode_bench import results
+    from flexcode_bench.config import KS, ProtocolConfig
+    from flexcode_bench.data.prepared import EVAL_SPLITS, SPLITS
+    from flexcode_bench.evaluation import metrics
+    from flexcode_bench.evaluation.buckets import BUCKETS
+    from flexcode_bench.reporting import report
+
+    assert EVAL_SPLITS == SPLITS[1:] and results.SPLITS is EVAL_SPLITS and set(report.SPLITS) == set(EVAL_SPLITS)
+    assert results.BUCKETS is BUCKETS and report.BUCKET_ORDER is BUCKETS
+    assert metrics.KS is KS and ProtocolConfig().ks == KS

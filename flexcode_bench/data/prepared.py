@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from flexcode_bench.config import default_data_dir
 from flexcode_bench.errors import DataFormatError
 
 INTERACTIONS = "interactions.parquet"
@@ -37,11 +38,8 @@ STATS = "stats.json"
 MANIFEST = "manifest.json"
 QUARANTINE = "quarantine.jsonl"
 EMBEDDINGS_DIR = "embeddings"
-SPLITS = ("train", "valid", "test")
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("FLEXBENCH_DATA", "data"))
+SPLITS = ("train", "valid", "test")  # the one home of the split names
+EVAL_SPLITS = SPLITS[1:]  # the splits with one held-out target per user
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,7 @@ class PreparedDataset:
         raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
 
     def targets(self, split: str) -> np.ndarray:
-        if split not in ("valid", "test"):
+        if split not in EVAL_SPLITS:
             raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
         return self.valid_targets if split == "valid" else self.test_targets
 

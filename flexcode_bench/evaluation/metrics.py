@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from flexcode_bench.config import KS
 from flexcode_bench.errors import ConfigError
 from flexcode_bench.evaluation.ranking import EvaluationInputError
 
-KS: tuple[int, ...] = (5, 10, 20)
 METRICS: tuple[str, ...] = ("recall", "ndcg", "mrr")
 
 

@@ -152,6 +152,7 @@ class FlexCode(GenerativeRetriever):
                                 self._popularity_order, cfg)  # fmt: skip
 
     def final_diagnostics(self, data: PreparedDataset) -> dict:
+        from flexcode_bench.evaluation.buckets import BUCKETS
         from flexcode_bench.tokenizers.collisions import ItemCodes
 
         if self.router is not None:
@@ -167,7 +168,7 @@ class FlexCode(GenerativeRetriever):
                 f"FlexCode's router gave every item split k = {self._splits[0]} (mean CF share {share.mean():.3f}): "
                 "the run is a fixed-split model; raise balance_weight to keep the allocation mixed"
             )
-        by_bucket = {b: float(share[buckets == b].mean()) for b in ("head", "torso", "tail", "cold") if (buckets == b).any()}
+        by_bucket = {b: float(share[buckets == b].mean()) for b in BUCKETS if (buckets == b).any()}
         splits_by_bucket = {
             b: np.bincount(self._splits[buckets == b], minlength=self.config.levels + 1).tolist()
             for b in by_bucket

@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from flexcode_bench.data.prepared import EVAL_SPLITS
 from flexcode_bench.errors import ConfigError, FlexbenchError
+from flexcode_bench.evaluation.buckets import BUCKETS
 from flexcode_bench.evaluation.significance import CORRECTIONS, TESTS, Comparison, check_choice
 from flexcode_bench.reporting import protocol as protocols
 from flexcode_bench.reporting.aligned import AlignedRuns, align_runs
@@ -31,8 +33,8 @@ from flexcode_bench.reporting.comparisons import SEED_MODES, Settings, table_com
 DEFAULT_METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
 # A bucket table repeats every metric for overall + four buckets; the @10 pair keeps it to one page width.
 DEFAULT_BUCKET_METRICS = ("recall@10", "ndcg@10")
-BUCKET_ORDER = ("head", "torso", "tail", "cold")
-SPLITS = ("test", "valid")
+BUCKET_ORDER = BUCKETS
+SPLITS = EVAL_SPLITS[::-1]  # the default, test, first
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-RECBOLE_VERSION_MEASURED = "1.2.1"
 LOG_FILE = "recbole.log"
 
 _imported: ModuleType | None = None

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from flexcode_bench.errors import ConfigError
-
-DeviceChoice = Literal["auto", "cpu", "cuda"]
 
 
 def resolve_device(choice: str = "auto") -> str:

@@ -27,6 +27,13 @@ class UnknownNameError(ConfigError):
     """A dataset, model or ablation name is not registered."""
 
 
+class EvaluationInputError(FlexbenchError, ValueError):
+    """A model's scores, ranked lists, ranks or counts handed to the evaluator are malformed.
+
+    Also a ``ValueError`` so generic callers can catch it without knowing flexbench.
+    """
+
+
 class DataFormatError(FlexbenchError):
     """An input file is empty, truncated or not in the expected format."""
 

@@ -1,8 +1,10 @@
 """The one protocol every model implements, so the runner and evaluator treat them alike.
 
-A *scoring* model returns a full score matrix over the catalogue (SASRec, RecBole models); a
-*generative* model returns top-K distinct valid item ids (TIGER, FlexCode). The evaluator ranks
-either under the same protocol (DESIGN §3).
+A *scoring* model returns a full score matrix over the catalogue (SASRec, RecBole models,
+:class:`ScoringRecommender`); any other model is *generative* and has
+``recommend(users, histories, k) -> int64 [len(histories), k]``: distinct valid item ids, best
+first, -1 padding a short list (TIGER, FlexCode; ``users`` are the rows' user ids). The evaluator
+ranks either under the same protocol (DESIGN §3).
 """
 
 from __future__ import annotations
@@ -47,16 +49,4 @@ class ScoringRecommender(Protocol):
 
     def score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         """float32 [len(histories), n_items] scores over the full catalogue (higher is better)."""
-        ...
-
-
-@runtime_checkable
-class GenerativeRecommender(Protocol):
-    def fit(self, data: PreparedDataset, *, device: str, seed: int, on_epoch: OnEpoch | None = None) -> FitResult: ...
-
-    def recommend(self, users: np.ndarray, histories: Sequence[np.ndarray], k: int) -> np.ndarray:
-        """int64 [len(histories), k] distinct valid item ids, best first (-1 pads a short list).
-
-        ``users`` are the dataset's user ids of the rows (TIGER-style models hash them into a token).
-        """
         ...

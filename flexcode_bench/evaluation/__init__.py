@@ -5,6 +5,7 @@ Nothing here imports torch or knows a model; it sees numpy score matrices or ran
 
 from __future__ import annotations
 
+from flexcode_bench.errors import EvaluationInputError
 from flexcode_bench.evaluation.buckets import (
     BUCKETS,
     BucketScheme,
@@ -13,7 +14,6 @@ from flexcode_bench.evaluation.buckets import (
 )
 from flexcode_bench.evaluation.metrics import KS, METRICS, mean_metrics, metric_columns, per_user_metrics
 from flexcode_bench.evaluation.ranking import (
-    EvaluationInputError,
     TiePolicy,
     rank_in_topk,
     rank_targets,

@@ -26,8 +26,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from flexcode_bench.errors import ConfigError
-from flexcode_bench.evaluation.ranking import EvaluationInputError
+from flexcode_bench.errors import ConfigError, EvaluationInputError
 from flexcode_bench.registry import did_you_mean
 
 BUCKETS: tuple[str, ...] = ("head", "torso", "tail", "cold")

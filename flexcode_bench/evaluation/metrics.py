@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from flexcode_bench.config import KS
-from flexcode_bench.errors import ConfigError
-from flexcode_bench.evaluation.ranking import EvaluationInputError
+from flexcode_bench.errors import ConfigError, EvaluationInputError
 
 METRICS: tuple[str, ...] = ("recall", "ndcg", "mrr")
 

@@ -18,19 +18,12 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from flexcode_bench.errors import ConfigError, FlexbenchError
+from flexcode_bench.errors import ConfigError, EvaluationInputError
 from flexcode_bench.registry import did_you_mean
 
 TiePolicy = Literal["pessimistic", "optimistic"]
 TIE_POLICIES: tuple[str, ...] = get_args(TiePolicy)
 PADDING_ID = -1
-
-
-class EvaluationInputError(FlexbenchError, ValueError):
-    """A model's scores, ranked lists, ranks or counts handed to the evaluator are malformed.
-
-    Also a ``ValueError`` so generic callers can catch it without knowing flexbench.
-    """
 
 
 def _check_positive_int(value: object, name: str) -> int:

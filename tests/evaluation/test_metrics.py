@@ -101,3 +101,11 @@ def test_mean_metrics_refuses_empty_or_mismatched_users():
         mean_metrics({"recall@5": np.array([1.0]), "ndcg@5": np.array([1.0, 0.0])})
     with pytest.raises(EvaluationInputError, match="no metrics"):
         mean_metrics({})
+
+
+def test_malformed_evaluator_input_raises_the_shared_error_type_which_is_also_a_value_error():
+    from flexcode_bench.errors import EvaluationInputError, FlexbenchError
+
+    with pytest.raises(EvaluationInputError) as caught:
+        per_user_metrics(np.array([[1, 2]]))
+    assert isinstance(caught.value, FlexbenchError) and isinstance(caught.value, ValueError)

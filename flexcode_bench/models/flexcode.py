@@ -73,7 +73,7 @@ class FlexCodeConfig(GenerativeConfig, SemanticIdConfig):
 # TIGER's generator and codebook budgets plus the CF model's (its SASRec profile and fixed epoch count).
 PROFILES = layered_profiles(GENERATIVE_PROFILES, SEMANTIC_ID_PROFILES, {
     "smoke": dict(cf_profile="smoke", cf_epochs=2), "quick": dict(cf_epochs=10),
-    "cpu": dict(cf_profile="cpu", cf_epochs=30), "paper": dict(cf_profile="paper", cf_epochs=100),
+    "cpu": dict(cf_profile="cpu", cf_epochs=20), "paper": dict(cf_profile="paper", cf_epochs=100),
 })  # fmt: skip
 
 

@@ -11,15 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flexcode_bench.data import embeddings
-from flexcode_bench.data.embeddings import (
-    DEFAULT_ENCODER,
-    EmbeddingCache,
-    embed_texts,
-    embedding_key,
-    item_embeddings,
-    load_item_embeddings,
-)
+from flexcode_bench.config import DEFAULT_ENCODER
+from flexcode_bench.data import embeddings, encoders
+from flexcode_bench.data.embeddings import EmbeddingCache, embedding_key, item_embeddings, load_item_embeddings
+from flexcode_bench.data.encoders import embed_texts
 from flexcode_bench.data.prepared import EMBEDDINGS_DIR
 from flexcode_bench.errors import ConfigError, DataFormatError, UnknownNameError
 
@@ -43,8 +38,8 @@ def synthetic_texts(n: int = 60) -> list[str]:
 @pytest.fixture(scope="module")
 def minilm():
     """Load the bundled model once for the module; later calls reuse it through the loader's in-memory cache."""
-    path = embeddings._resolve_encoder(DEFAULT_ENCODER).model
-    return embeddings.load_sentence_transformer(path, "cpu")
+    path = encoders.resolve_encoder(DEFAULT_ENCODER).model
+    return encoders.load_sentence_transformer(path, "cpu")
 
 
 @pytest.fixture
@@ -102,11 +97,11 @@ def test_given_cache_then_second_call_does_not_load_or_encode(minilm, tmp_path):
     assert meta["encoder"] == DEFAULT_ENCODER and meta["dim"] == 384 and meta["text_template"] == TEMPLATE
     assert Path(meta["model"]).is_dir()  # the bundled folder, not a Hub name
     stamps = [p.stat().st_mtime_ns for p in (cache.path, cache.path.with_suffix(".json"))]
-    loader_calls = embeddings.load_sentence_transformer.cache_info()
+    loader_calls = encoders.load_sentence_transformer.cache_info()
 
     again, cache_again = item_embeddings(tmp_path, "toy", TEXTS, TEMPLATE, device="cpu")
 
-    assert embeddings.load_sentence_transformer.cache_info() == loader_calls  # the model was never asked for
+    assert encoders.load_sentence_transformer.cache_info() == loader_calls  # the model was never asked for
     assert cache_again == cache and np.array_equal(again, vectors)
     assert [p.stat().st_mtime_ns for p in (cache.path, cache.path.with_suffix(".json"))] == stamps
     assert np.array_equal(load_item_embeddings(tmp_path), vectors)

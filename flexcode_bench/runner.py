@@ -121,8 +121,8 @@ def _train_and_record(
     config: RunConfig, path: Path, resolved: dict, model: object, lock, *, on_epoch, keep_checkpoints: bool
 ) -> RunOutcome:
     from flexcode_bench.locks import LockLost
-    from flexcode_bench.provenance import describe_exception, utc_now
-    from flexcode_bench.results import build_manifest, write_failed_run, write_run
+    from flexcode_bench.provenance import build_manifest, describe_exception, utc_now
+    from flexcode_bench.results import write_failed_run, write_run
     from flexcode_bench.resume import PartialRun
 
     partial = PartialRun(path, resolved["config_hash"])

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flexcode_bench.results import build_manifest, config_hash, run_dir, write_run
+from flexcode_bench.config import stable_hash as config_hash
+from flexcode_bench.provenance import build_manifest
+from flexcode_bench.results import run_dir, write_run
 
 PROTOCOL = {"split": "leave-one-out", "mask_history": False, "tie_policy": "pessimistic", "ks": [5, 10, 20], "buckets": "share"}
 BUCKETS_DIAGNOSTIC = {

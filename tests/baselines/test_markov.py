@@ -26,3 +26,14 @@ def test_markov_runs_end_to_end_through_the_registry_and_the_protocol(tmp_path):
                                 results_dir=tmp_path / "results"))  # fmt: skip
     assert outcome.status == "finished", outcome.error
     assert load_run(outcome.path).metrics["test"]["overall"]["recall@5"] == 1.0  # the chain is deterministic
+
+
+def test_the_readmes_adding_a_model_section_shows_this_file_and_its_registry_line_as_they_are():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    section = (repo / "README.md").read_text(encoding="utf-8").split("## Adding a model", 1)[1].split("\n## ", 1)[0]
+    code, registry_line = [block.split("\n", 1)[1] for block in section.split("```python")[1:3]]
+    code, registry_line = code.split("```")[0], registry_line.split("```")[0]
+    assert code.strip() in (repo / "baselines" / "markov.py").read_text(encoding="utf-8")
+    assert registry_line.strip() in (repo / "flexcode_bench" / "models" / "__init__.py").read_text(encoding="utf-8")

@@ -27,12 +27,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from baselines.tiger import build  # noqa: E402
 from flexcode_bench.data.prepared import load_prepared  # noqa: E402
+from flexcode_bench.models import build_model  # noqa: E402
 
 
 def measure(data, size: str, backbone: str, steps: int, precision: str) -> dict:
-    model = build(size, {"backbone": backbone, "item_ids": "random", "precision": precision, "dropout": 0.0})
+    model = build_model("tiger", size, {"backbone": backbone, "item_ids": "random", "precision": precision, "dropout": 0.0})
     examples = model.setup(data, device="cpu", seed=0)
     optimizer = torch.optim.AdamW(model.trainable().parameters(), lr=1e-3)
     batches = examples.batches(np.random.default_rng(0), model.config.batch_size)

@@ -58,15 +58,14 @@ def main() -> None:
     parser.add_argument("--out", default="bench/out/sasrec_vs_recbole.json")
     args = parser.parse_args()
 
-    from baselines.recbole_adapter import build as build_recbole
-    from baselines.sasrec import build as build_sasrec
     from flexcode_bench.data.prepared import load_prepared
+    from flexcode_bench.models import build_model
 
     data = load_prepared(args.dataset, args.data_dir)
-    ours = build_sasrec("quick", {**ARCH, "max_epochs": args.ours_epochs, "patience": args.ours_epochs})
+    ours = build_model("sasrec", "quick", {**ARCH, "max_epochs": args.ours_epochs, "patience": args.ours_epochs})
     ours_curve, ours_seconds = timed_curve(lambda cb: ours.fit(data, device="cpu", seed=args.seed, on_epoch=cb))
-    recbole = build_recbole("SASRec", "quick", {**RECBOLE_ARCH, "epochs": args.recbole_epochs,
-                                                  "stopping_step": args.recbole_epochs, "max_seq_length": 50})  # fmt: skip
+    recbole = build_model("recbole:SASRec", "quick", {**RECBOLE_ARCH, "epochs": args.recbole_epochs,
+                                                      "stopping_step": args.recbole_epochs, "max_seq_length": 50})  # fmt: skip
     rb_curve, rb_seconds = timed_curve(lambda cb: recbole.fit(data, device="cpu", seed=args.seed, on_epoch=cb))
 
     rb_best_time, rb_best = max(rb_curve, key=lambda point: point[1])

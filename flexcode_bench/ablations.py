@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flexcode_bench.registry import Registry
+from flexcode_bench.tokenizers.semantic_ids import SemanticIdConfig
 
-LEVELS = 3  # the default token budget; fixed-k ablations are registered for k = 0..LEVELS
+LEVELS: int = SemanticIdConfig.levels  # the default token budget; fixed-k ablations are registered for k = 0..LEVELS
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flexcode_bench import console
+from flexcode_bench import console, shared_stages
 from flexcode_bench.config import ProtocolConfig, RunConfig, stable_hash
 from flexcode_bench.recommender import EpochReport, ScoringRecommender
 
@@ -76,7 +76,8 @@ def run_one(config: RunConfig, *, force: bool = False, on_epoch: Callable[[Epoch
         timings["load"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        fit = model.fit(data, device=device, seed=config.seed, on_epoch=on_epoch)
+        with shared_stages.recording() as shared:
+            fit = model.fit(data, device=device, seed=config.seed, on_epoch=on_epoch)
         timings["train"] = time.perf_counter() - t0
 
         buckets = popularity_buckets(data.train_counts, BucketScheme(config.protocol.buckets))
@@ -93,6 +94,7 @@ def run_one(config: RunConfig, *, force: bool = False, on_epoch: Callable[[Epoch
             "best_epoch": fit.best_epoch,
             "best_valid_metric": fit.best_valid_metric,
             "buckets": buckets.to_dict(),
+            "shared_stages": shared,
             **fit.diagnostics,
         }
         manifest = build_manifest(**manifest_args, dataset_fingerprint=dataset_fingerprint, device=device,

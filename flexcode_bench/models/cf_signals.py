@@ -9,11 +9,12 @@ keyed by the dataset fingerprint and the SASRec config, so every FlexCode varian
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
 
 import numpy as np
 
-from flexcode_bench import console
+from flexcode_bench import console, shared_stages
 from flexcode_bench.atomic import atomic_path, write_text
 from flexcode_bench.config import stable_hash
 
@@ -29,18 +30,31 @@ def cf_signals(data, *, profile: str, epochs: int, device: str, seed: int) -> tu
     cache = data.path / CF_DIR / f"sasrec-{key}.npz"
     if cache.is_file():
         stored = np.load(cache)
+        shared_stages.note("cf_model", seconds=_cached_seconds(cache), computed=False)
         return stored["embeddings"], stored["uncertainty"]
 
     console.info(f"training the CF model (SASRec, {epochs} epochs on the training split) for FlexCode's codebook")
+    started = time.perf_counter()
     sasrec.fit(data, device=device, seed=seed)
     embeddings = sasrec.item_embeddings()
     uncertainty = next_item_entropy(sasrec, data.n_items)
+    seconds = time.perf_counter() - started
+    shared_stages.note("cf_model", seconds=seconds, computed=True)
     if data.path.is_dir():  # in-memory test datasets have no folder to cache into
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as sink:
                 np.savez(sink, embeddings=embeddings, uncertainty=uncertainty)
-        write_text(cache.with_suffix(".json"), json.dumps({"key": key, "profile": profile, "epochs": epochs, "seed": seed}))
+        sidecar = {"key": key, "profile": profile, "epochs": epochs, "seed": seed, "seconds": round(seconds, 3)}
+        write_text(cache.with_suffix(".json"), json.dumps(sidecar))
     return embeddings, uncertainty
+
+
+def _cached_seconds(cache) -> float | None:
+    """What filling ``cache`` took, from its sidecar (None for caches written before it was recorded)."""
+    try:
+        return json.loads(cache.with_suffix(".json").read_text(encoding="utf-8")).get("seconds")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def next_item_entropy(model, n_items: int, batch: int = 1024) -> np.ndarray:

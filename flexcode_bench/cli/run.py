@@ -15,7 +15,7 @@ from flexcode_bench.cli.errors import friendly_errors
 @friendly_errors
 def command(
     *,
-    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset(s) (default: ml-100k).")] = None,
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset(s) (default: every dataset prepared under --data-dir).")] = None,
     model: Annotated[
         Optional[list[str]], typer.Option("--model", "-m", help="Model(s), e.g. sasrec or recbole:GRU4Rec.")
     ] = None,

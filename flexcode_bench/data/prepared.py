@@ -122,6 +122,19 @@ def _split_by_user(rows: pd.DataFrame, n_users: int) -> list[np.ndarray]:
     return [items[bounds[u] : bounds[u + 1]] for u in range(n_users)]
 
 
+def prepared_datasets(data_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """Names of the datasets prepared under ``data_dir``, sorted: every folder holding a manifest.
+
+    Staging and backup folders (a leading ".") and ``raw/`` downloads are not prepared datasets.
+    """
+    root = Path(data_dir if data_dir is not None else default_data_dir())
+    if not root.is_dir():
+        return []
+    return sorted(
+        child.name for child in root.iterdir() if not child.name.startswith(".") and (child / MANIFEST).is_file()
+    )
+
+
 def load_prepared(name: str, data_dir: str | os.PathLike[str] | None = None) -> PreparedDataset:
     """Load ``<data_dir>/<name>/``; the error says which command prepares it when it is missing."""
     path = Path(data_dir if data_dir is not None else default_data_dir()) / name

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -56,6 +56,7 @@ KEY_COLUMNS = ("split", "user_id", "target_item", "rank", "bucket")
 
 _METRIC_NAME = re.compile(r"^[A-Za-z_][\w.\-]*@\d+$")
 _SEED_DIR = re.compile(r"^seed-(\d+)$")
+PARTIAL_SUFFIX = ".partial"  # a run's folder while it is unfinished (checkpoints of an interrupted run)
 _INCOMPLETE = "the run folder is incomplete: delete it and run again"
 
 
@@ -394,19 +395,85 @@ def load_runs(
     silently left out of a report.
     """
     records = []
-    for dataset_dir in _visible_dirs(Path(results_dir)):
+    for seed_dir in _run_folders(Path(results_dir), dataset, model):
+        if _SEED_DIR.match(seed_dir.name):
+            record = load_run(seed_dir)
+            if include_failed or record.status == "finished":
+                records.append(record)
+    return sorted(records, key=lambda record: (record.dataset, record.model, record.seed))
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One run folder as ``flexbench ls runs`` sees it, whatever its state.
+
+    ``status`` is the manifest's ("finished", "failed"), or "unfinished" for a ``<run>.partial``
+    folder (a run that was interrupted or is still going, with checkpoints), or "unreadable" for a
+    folder that cannot be loaded (``error`` says why). ``record`` is None unless it was loaded.
+    """
+
+    path: Path
+    dataset: str
+    model: str
+    seed: int | None
+    status: str
+    record: RunRecord | None = None
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Plain data for listings: identity, status, profile, config hash, test metrics, wall time, dirty code."""
+        record = self.record
+        manifest = record.manifest if record else {}
+        test = (record.metrics.get("test") or {}).get("overall", {}) if record else {}
+        timings = manifest.get("timings") or {}
+        return {
+            "dataset": self.dataset, "model": self.model, "seed": self.seed, "status": self.status,
+            "profile": record.config.get("profile") if record else None,
+            "config_hash": manifest.get("config_hash"),
+            "test_recall@10": test.get("recall@10"), "test_ndcg@10": test.get("ndcg@10"),
+            "wall_seconds": round(sum(timings.values()), 3) if timings else None,
+            "dirty": (manifest.get("git") or {}).get("dirty"),
+            "finished_at": manifest.get("finished_at"),
+            "path": str(self.path), "error": self.error or _first_line(manifest.get("error")),
+        }  # fmt: skip
+
+
+def list_runs(results_dir: Path, *, dataset: str | None = None, model: str | None = None) -> list[RunEntry]:
+    """Every run folder under ``results_dir``, sorted by (dataset, model, seed): finished, failed,
+    unfinished and unreadable ones alike (a listing must show what a report leaves out)."""
+    entries = []
+    for folder in _run_folders(Path(results_dir), dataset, model):
+        name = folder.name.removesuffix(PARTIAL_SUFFIX)
+        match = _SEED_DIR.match(name)
+        if match is None:
+            continue
+        seed = int(match.group(1))
+        where = dict(path=folder, dataset=folder.parent.parent.name, model=folder.parent.name, seed=seed)
+        if folder.name.endswith(PARTIAL_SUFFIX):
+            entries.append(RunEntry(**where, status="unfinished"))
+            continue
+        try:
+            record = load_run(folder)
+        except DataFormatError as exc:
+            entries.append(RunEntry(**where, status="unreadable", error=exc.message))
+            continue
+        where.update(dataset=record.dataset, model=record.model, seed=record.seed)
+        entries.append(RunEntry(**where, status=record.status, record=record))
+    return sorted(entries, key=lambda e: (e.dataset, e.model, e.seed if e.seed is not None else -1, e.status))
+
+
+def _run_folders(results_dir: Path, dataset: str | None, model: str | None) -> Iterator[Path]:
+    """The folders at run depth (``<dataset>/<model>/<run>``), filtered by dataset and model folder names."""
+    for dataset_dir in _visible_dirs(results_dir):
         if dataset is not None and dataset_dir.name != dataset:
             continue
         for model_dir in _visible_dirs(dataset_dir):
-            if model is not None and model_dir.name != model:
-                continue
-            for seed_dir in _visible_dirs(model_dir):
-                if not _SEED_DIR.match(seed_dir.name):
-                    continue
-                record = load_run(seed_dir)
-                if include_failed or record.status == "finished":
-                    records.append(record)
-    return sorted(records, key=lambda record: (record.dataset, record.model, record.seed))
+            if model is None or model_dir.name == model:
+                yield from _visible_dirs(model_dir)
+
+
+def _first_line(text: str | None) -> str | None:
+    return text.splitlines()[0] if text else None
 
 
 def is_finished(path: Path, config_hash: str) -> bool:

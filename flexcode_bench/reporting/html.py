@@ -151,8 +151,8 @@ def _allocation_section(report: Report, dataset: str) -> str:
     blocks = []
     for model, records in sorted(aligned.records.items()):
         record = next((r for r in records if (r.manifest.get("diagnostics") or {}).get("allocation_sample")), None)
-        if record is None:
-            continue
+        if record is None or record.manifest["diagnostics"].get("router") == "fixed":
+            continue  # a fixed split gives every item the same k: nothing to look at
         sample = record.manifest["diagnostics"]["allocation_sample"]
         rows = []
         for bucket, items in sample.items():

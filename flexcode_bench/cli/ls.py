@@ -82,7 +82,8 @@ def _describe(target: object) -> str:
     return f"{func.__module__}:{func.__name__}({args})"
 
 
-_STATUS_STYLE = {"finished": "green", "failed": "bold red", "unfinished": "bold yellow", "unreadable": "bold red"}
+_STATUS_STYLE = {"finished": "green", "failed": "bold red", "unfinished": "bold yellow", "unreadable": "bold red",
+                 "set aside": "yellow"}  # fmt: skip
 
 
 @app.command("runs")
@@ -94,7 +95,7 @@ def runs(
     as_json: JsonOption = False,
 ) -> None:
     """Every run under the results folder: status, profile, config hash, test Recall@10 / NDCG@10,
-    wall time and whether the code was dirty. Failed, unfinished and unreadable runs are highlighted."""
+    wall time and whether the code was dirty. Failed, unfinished, unreadable and set-aside runs are highlighted."""
     from rich.table import Table
 
     from flexcode_bench.results import list_runs
@@ -108,8 +109,9 @@ def runs(
             table.add_column(column, justify="right" if column in ("seed", "test R@10", "test N@10", "wall") else "left")
         for row in rows:
             style = _STATUS_STYLE.get(row["status"], "")
+            status = row["status"] + (" (other config, kept aside)" if row["kept_aside"] else "")
             table.add_row(
-                row["dataset"], row["model"], _shown(row["seed"]), f"[{style}]{row['status']}[/{style}]",
+                row["dataset"], row["model"], _shown(row["seed"]), f"[{style}]{status}[/{style}]",
                 _shown(row["profile"]), _shown(row["config_hash"]), _number(row["test_recall@10"]),
                 _number(row["test_ndcg@10"]), _duration(row["wall_seconds"]),
                 {True: "[yellow]dirty[/yellow]", False: "clean"}.get(row["dirty"], "—"),

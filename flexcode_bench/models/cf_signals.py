@@ -17,6 +17,7 @@ import numpy as np
 from flexcode_bench import console, shared_stages
 from flexcode_bench.atomic import atomic_path, write_text
 from flexcode_bench.config import stable_hash
+from flexcode_bench.locks import FileLock, lock_path_for
 
 CF_DIR = "cf"
 
@@ -29,18 +30,14 @@ def cf_signals(data, *, profile: str, epochs: int, device: str, seed: int) -> tu
     key = stable_hash({"fingerprint": data.fingerprint, "sasrec": asdict(sasrec.config), "seed": seed})
     cache = data.path / CF_DIR / f"sasrec-{key}.npz"
     if cache.is_file():
-        stored = np.load(cache)
-        shared_stages.note("cf_model", seconds=_cached_seconds(cache), computed=False)
-        return stored["embeddings"], stored["uncertainty"]
-
-    console.info(f"training the CF model (SASRec, {epochs} epochs on the training split) for FlexCode's codebook")
-    started = time.perf_counter()
-    sasrec.fit(data, device=device, seed=seed)
-    embeddings = sasrec.item_embeddings()
-    uncertainty = next_item_entropy(sasrec, data.n_items)
-    seconds = time.perf_counter() - started
-    shared_stages.note("cf_model", seconds=seconds, computed=True)
-    if data.path.is_dir():  # in-memory test datasets have no folder to cache into
+        return _load(cache)
+    if not data.path.is_dir():  # in-memory test datasets have no folder to cache into
+        return _train(data, sasrec, epochs=epochs, device=device, seed=seed)[:2]
+    # Workers sharing the data folder train it once: the others wait here and read the cache.
+    with FileLock(lock_path_for(cache)):
+        if cache.is_file():
+            return _load(cache)
+        embeddings, uncertainty, seconds = _train(data, sasrec, epochs=epochs, device=device, seed=seed)
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as sink:
                 np.savez(sink, embeddings=embeddings, uncertainty=uncertainty)
@@ -49,12 +46,26 @@ def cf_signals(data, *, profile: str, epochs: int, device: str, seed: int) -> tu
     return embeddings, uncertainty
 
 
-def _cached_seconds(cache) -> float | None:
-    """What filling ``cache`` took, from its sidecar (None for caches written before it was recorded)."""
+def _train(data, sasrec, *, epochs: int, device: str, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    console.info(f"training the CF model (SASRec, {epochs} epochs on the training split) for FlexCode's codebook")
+    started = time.perf_counter()
+    sasrec.fit(data, device=device, seed=seed)
+    embeddings = sasrec.item_embeddings()
+    uncertainty = next_item_entropy(sasrec, data.n_items)
+    seconds = time.perf_counter() - started
+    shared_stages.note("cf_model", seconds=seconds, computed=True)
+    return embeddings, uncertainty, seconds
+
+
+def _load(cache) -> tuple[np.ndarray, np.ndarray]:
+    """A cached CF model's arrays; notes what filling the cache took (None for caches older than that record)."""
+    stored = np.load(cache)
     try:
-        return json.loads(cache.with_suffix(".json").read_text(encoding="utf-8")).get("seconds")
+        seconds = json.loads(cache.with_suffix(".json").read_text(encoding="utf-8")).get("seconds")
     except (OSError, ValueError, AttributeError):
-        return None
+        seconds = None
+    shared_stages.note("cf_model", seconds=seconds, computed=False)
+    return stored["embeddings"], stored["uncertainty"]
 
 
 def next_item_entropy(model, n_items: int, batch: int = 1024) -> np.ndarray:

@@ -38,6 +38,7 @@ from flexcode_bench.reporting.report import BUCKET_ORDER, Report
 FORMATS = ("png", "pdf")
 _FIXED_K = re.compile(r"^flexcode-fixed-k(\d+)$")
 _FULL_MODEL = "flexcode"
+_UNRECORDED = "not recorded"
 
 
 def write_plots(report: Report, out_dir: str | Path) -> list[Path]:
@@ -176,7 +177,7 @@ def _training(aligned: AlignedRuns, metrics: tuple[str, ...], n_resamples: int) 
             diagnostics = r.manifest.get("diagnostics") or {}
             if diagnostics.get("training_curve"):
                 runs.append((diagnostics["training_curve"], r.seed))
-                criteria.setdefault(model, diagnostics.get("early_stopping_metric") or "early-stopping metric not recorded")
+                criteria.setdefault(model, diagnostics.get("early_stopping_metric") or _UNRECORDED)
         if runs:
             curves[model] = runs
     if not curves:
@@ -198,8 +199,12 @@ def _training(aligned: AlignedRuns, metrics: tuple[str, ...], n_resamples: int) 
     loss_ax.set_title("training loss (each model its own loss)")
     for criterion, ax in valid_axes.items():
         name, _, detail = criterion.partition(" (")
-        ax.set_ylabel(f"{pretty_metric(name)} on validation")
-        ax.set_title(f"early stopping on {pretty_metric(name)}" + (f" ({detail}" if detail else ""), fontsize=9)
+        if criterion == _UNRECORDED:  # runs made before the metric's name was recorded: say so, guess nothing
+            ax.set_ylabel("validation metric (name not recorded)")
+            ax.set_title("early stopping on a metric the runs did not record", fontsize=9)
+        else:
+            ax.set_ylabel(f"{pretty_metric(name)} on validation")
+            ax.set_title(f"early stopping on {pretty_metric(name)}" + (f" ({detail}" if detail else ""), fontsize=9)
         ax.legend(title="model (a line per seed)", fontsize=7)
     for ax in axes:
         ax.set_xlabel("epoch")

@@ -6,7 +6,9 @@ process stays torch-free.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import platform
 import socket
 import subprocess
@@ -85,8 +87,21 @@ def build_manifest(
         "started_at": started_at,
         "finished_at": utc_now(),
         "hostname": socket.gethostname(),
+        "cpu": cpu_info(),
         "diagnostics": dict(diagnostics or {}),
     }
+
+
+@functools.cache
+def cpu_info() -> dict[str, Any]:
+    """The CPU this process runs on (runs spread over a cluster record which machine they had)."""
+    model = platform.processor() or None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"model": model, "machine": platform.machine(), "logical_cores": os.cpu_count()}
 
 
 @functools.cache

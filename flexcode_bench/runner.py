@@ -18,6 +18,7 @@ import pandas as pd
 
 from flexcode_bench import console
 from flexcode_bench.config import ProtocolConfig, RunConfig, stable_hash
+from flexcode_bench.executors import LOCAL, ExecutorConfig
 from flexcode_bench.recommender import EpochReport, ScoringRecommender
 
 
@@ -187,12 +188,17 @@ def _plan(config: RunConfig, *, force: bool) -> tuple[PlannedRun, dict, object]:
     return PlannedRun(config, path, resolved["config_hash"], action), resolved, model
 
 
-def run_grid(configs: Sequence[RunConfig], *, force: bool = False) -> list[RunOutcome]:
+def run_grid(configs: Sequence[RunConfig], *, force: bool = False, executor: ExecutorConfig = LOCAL) -> list[RunOutcome]:
     """Run every config in order with a live view; failures are recorded and the grid goes on.
 
     Ctrl-C stops the grid: the interrupted run leaves nothing behind (run folders are written
-    atomically) and a rerun skips every finished run.
+    atomically) and a rerun skips every finished run. ``executor`` sends the runs elsewhere
+    (``kind="ray"``: :mod:`flexcode_bench.executors.ray`) under the same rules.
     """
+    if executor.kind == "ray":
+        from flexcode_bench.executors.ray import run_grid_on_ray
+
+        return run_grid_on_ray(configs, force=force, executor=executor)
     outcomes: list[RunOutcome] = []
     with console.progress() as bar:
         task = bar.add_task("runs", total=len(configs))

@@ -33,6 +33,11 @@ def command(
     data_dir: Annotated[Optional[Path], typer.Option(envvar="FLEXBENCH_DATA", help="Prepared data (default: ./data).")] = None,
     results_dir: Annotated[Optional[Path], typer.Option(help="Where runs are written (default: ./results).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo runs even when a finished identical one exists.")] = False,
+    executor: Annotated[
+        str, typer.Option(help="local (one run after another, here) | ray (Ray tasks; pip install -e '.[ray]').")
+    ] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: start a local one).")] = None,
+    cpus_per_run: Annotated[int, typer.Option(min=1, help="Ray: CPUs reserved per run (its torch threads).")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcomes as JSON on stdout.")] = False,
 ) -> None:
     """Train, evaluate and record every dataset × model × seed; finished identical runs are skipped."""
@@ -55,10 +60,11 @@ def command(
         "results_dir": results_dir,
     }
     grid = load_grid_config(config, flags)
+    executor_config = _executor_config(executor, address, cpus_per_run)
     if dry_run:
         _render_plan(plan_grid(grid.expand(), force=force), as_json)
         return
-    outcomes = run_grid(grid.expand(), force=force)
+    outcomes = run_grid(grid.expand(), force=force, executor=executor_config)
 
     if as_json:
         rows = [
@@ -70,6 +76,20 @@ def command(
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         raise typer.Exit(1)
+
+
+def _executor_config(kind: str, address: str | None, cpus_per_run: int):
+    from pydantic import ValidationError
+
+    from flexcode_bench.errors import ConfigError
+    from flexcode_bench.executors import ExecutorConfig
+
+    if address is not None and kind != "ray":
+        raise ConfigError("--address names a Ray cluster; it needs --executor ray")
+    try:
+        return ExecutorConfig(kind=kind, address=address, cpus_per_run=cpus_per_run)
+    except ValidationError:
+        raise ConfigError(f"--executor must be local or ray, got {kind!r}") from None
 
 
 def _render_plan(planned, as_json: bool) -> None:

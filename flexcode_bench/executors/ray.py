@@ -3,8 +3,7 @@
 A task reserves ``cpus_per_run`` CPUs (and sets torch to that many threads) plus one GPU when the run
 asks for ``--device cuda``. Run folders are written atomically by ``run_one`` on whichever node the
 task lands, so the results folder must be shared by every node (and the data folder shared, or
-prepared on each node: ``run_one`` records the prepared data's fingerprint, and the report refuses
-to compare runs over different data). Finished runs are skipped before anything is sent; each task
+prepared on each node with matching fingerprints: ``run_one`` records the fingerprint it used). Finished runs are skipped before anything is sent; each task
 applies the same rule again, so two drivers never redo a run one of them finished.
 
 Ctrl-C cancels every task still queued or running (a killed task leaves no run folder: nothing is

@@ -1,7 +1,7 @@
 """Ray executor: each run spec of a grid becomes one Ray task that calls :func:`runner.run_one`.
 
 A task reserves ``cpus_per_run`` CPUs (and sets torch to that many threads) plus one GPU when the run
-asks for ``--device cuda``. Run folders are written atomically by ``run_one`` on whichever node the
+asks for ``--device cuda``, or ``--device auto`` on a cluster with GPUs. Run folders are written atomically by ``run_one`` on whichever node the
 task lands, so the results folder must be shared by every node (and the data folder shared, or
 prepared on each node with matching fingerprints: ``run_one`` records the fingerprint it used). Finished runs are skipped before anything is sent; each task
 applies the same rule again, so two drivers never redo a run one of them finished.
@@ -42,11 +42,13 @@ def run_grid_on_ray(configs: Sequence[RunConfig], *, force: bool, executor: Exec
         ray.init(address=executor.address, log_to_driver=False, include_dashboard=False, configure_logging=False)
     try:
         task = ray.remote(_run_task)
+        cluster_has_gpus = ray.cluster_resources().get("GPU", 0) > 0
         pending: dict[Any, int] = {}
         for i in todo:
             config = planned[i].config
-            options = {"num_cpus": executor.cpus_per_run, "num_gpus": 1 if config.device.startswith("cuda") else 0,
-                       "max_retries": 0}  # fmt: skip
+            # Ray hides every GPU from a task that reserved none, so `auto` reserves one where the cluster has any
+            gpu = config.device.startswith("cuda") or (config.device == "auto" and cluster_has_gpus)
+            options = {"num_cpus": executor.cpus_per_run, "num_gpus": 1 if gpu else 0, "max_retries": 0}
             pending[task.options(**options).remote(config, force, executor.cpus_per_run)] = i
         _collect(pending, planned, outcomes, len(planned))
     finally:

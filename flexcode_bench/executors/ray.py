@@ -29,6 +29,8 @@ def run_grid_on_ray(configs: Sequence[RunConfig], *, force: bool, executor: Exec
     require_ray("--executor ray")
     import ray
 
+    # Workers resolve paths in their own working directory (on another node, anywhere): send absolute ones.
+    configs = [c.model_copy(update={"data_dir": c.data_dir.resolve(), "results_dir": c.results_dir.resolve()}) for c in configs]
     planned = plan_grid(configs, force=force)  # also resolves every model: a bad name fails before any task
     outcomes: dict[int, RunOutcome] = {}
     for index, plan in enumerate(planned):
@@ -50,6 +52,9 @@ def run_grid_on_ray(configs: Sequence[RunConfig], *, force: bool, executor: Exec
             gpu = config.device.startswith("cuda") or (config.device == "auto" and cluster_has_gpus)
             options = {"num_cpus": executor.cpus_per_run, "num_gpus": 1 if gpu else 0, "max_retries": 0}
             pending[task.options(**options).remote(config, force, executor.cpus_per_run)] = i
+        resources = ray.cluster_resources()
+        console.info(f"sent {len(pending)} run(s) to Ray ({resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; "
+                     f"{executor.cpus_per_run} CPU(s) per run); {len(outcomes)} already finished")  # fmt: skip
         _collect(pending, planned, outcomes, len(planned))
     finally:
         if started_here:

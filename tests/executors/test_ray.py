@@ -146,3 +146,14 @@ def test_ctrl_c_cancels_the_remaining_tasks_and_leaves_no_half_written_run(clust
 
     planned = json.loads(flexbench(*grid, "--dry-run", "--json").stdout)  # a rerun redoes only the rest
     assert sorted(f"seed-{p['seed']}" for p in planned if p["action"] == "skip") == landed
+
+
+def test_relative_data_and_results_folders_mean_the_drivers_folders_not_the_workers(cluster, data_dir, tmp_path):
+    (tmp_path / "data").symlink_to(data_dir)  # the Ray head (and so its workers) run in the repository root
+    args = ["run", "-d", "tiny", "--data-dir", "data", "--results-dir", "results", "-m", "popularity", "--profile",
+            "smoke", "--executor", "ray", "--address", cluster, "--json"]  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", "from flexcode_bench.cli import main; main()", *args],
+                          capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "results" / "tiny" / "popularity" / "seed-0" / "manifest.json").is_file()
+    assert not (REPO / "results" / "tiny").exists()

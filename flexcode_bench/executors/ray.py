@@ -6,8 +6,10 @@ task lands, so the results folder must be shared by every node (and the data fol
 prepared on each node with matching fingerprints: ``run_one`` records the fingerprint it used). Finished runs are skipped before anything is sent; each task
 applies the same rule again, so two drivers never redo a run one of them finished.
 
-Ctrl-C cancels every task still queued or running (a killed task leaves no run folder: nothing is
-renamed into place before a run ends) and re-raises, like the local executor.
+Each task takes the run's lock and resumes from the run's checkpoints exactly as the local executor does
+(both live in ``run_one``). Ctrl-C cancels every task still queued or running (a killed task leaves no
+run folder: nothing is renamed into place before a run ends; its checkpoints stay in ``<run>.partial/``
+and its lock is taken over as its process is dead) and re-raises, like the local executor.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from flexcode_bench.runner import RunOutcome, _announce, plan_grid
 POLL_SECONDS = 1.0  # how often the live tally refreshes while no run has come back
 
 
-def run_grid_on_ray(configs: Sequence[RunConfig], *, force: bool, executor: ExecutorConfig) -> list[RunOutcome]:
+def run_grid_on_ray(
+    configs: Sequence[RunConfig], *, force: bool, keep_checkpoints: bool = False, executor: ExecutorConfig
+) -> list[RunOutcome]:
     """Run ``configs`` as Ray tasks; outcomes in the grid's order."""
     require_ray("--executor ray")
     import ray
@@ -51,7 +55,7 @@ def run_grid_on_ray(configs: Sequence[RunConfig], *, force: bool, executor: Exec
             # Ray hides every GPU from a task that reserved none, so `auto` reserves one where the cluster has any
             gpu = config.device.startswith("cuda") or (config.device == "auto" and cluster_has_gpus)
             options = {"num_cpus": executor.cpus_per_run, "num_gpus": 1 if gpu else 0, "max_retries": 0}
-            pending[task.options(**options).remote(config, force, executor.cpus_per_run)] = i
+            pending[task.options(**options).remote(config, force, keep_checkpoints, executor.cpus_per_run)] = i
         resources = ray.cluster_resources()
         console.info(f"sent {len(pending)} run(s) to Ray ({resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; "
                      f"{executor.cpus_per_run} CPU(s) per run); {len(outcomes)} already finished")  # fmt: skip
@@ -101,11 +105,12 @@ def _tally(outcomes, running: int, total: int) -> str:
     return f"ray · done {done} · failed {failed} · running or queued {running} · of {total}"
 
 
-def _run_task(config: RunConfig, force: bool, threads: int) -> RunOutcome:
+def _run_task(config: RunConfig, force: bool, keep_checkpoints: bool, threads: int) -> RunOutcome:
     """Body of one Ray task (module-level so workers import it from the installed flexcode_bench)."""
     import torch
 
     from flexcode_bench.runner import run_one
 
     torch.set_num_threads(threads)  # the CPUs Ray reserved for this task, no more
-    return run_one(config, force=force)
+    # wait=True: a run another worker (a local `flexbench run`, another driver) holds is waited for, then skipped
+    return run_one(config, force=force, keep_checkpoints=keep_checkpoints, wait=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -72,6 +73,11 @@ def flexbench(*args: str) -> subprocess.CompletedProcess:
     return done
 
 
+def run_folders(results: Path) -> list[Path]:
+    """``tiny/<model>/seed-<n>`` folders, not the ``.lock`` files and ``.partial/`` folders beside them."""
+    return sorted(p for p in results.glob("tiny/*/seed-*") if p.is_dir() and re.fullmatch(r"seed-\d+", p.name))
+
+
 def run_grid(data_dir: Path, results: Path, *executor: str) -> list[dict]:
     args = ["run", "-d", "tiny", "--data-dir", str(data_dir), "--results-dir", str(results), *GRID, "--json", *executor]
     return json.loads(flexbench(*args).stdout)
@@ -94,8 +100,8 @@ def test_a_grid_sent_to_a_ray_cluster_finishes_every_run(ray_and_local):
 
 def test_ray_runs_give_per_user_results_and_metrics_identical_to_the_local_executor_on_one_thread(ray_and_local):
     ray_results, local_results, _ = ray_and_local
-    runs = sorted(p.relative_to(local_results) for p in local_results.glob("tiny/*/seed-*"))
-    assert len(runs) == 6 and sorted(p.relative_to(ray_results) for p in ray_results.glob("tiny/*/seed-*")) == runs
+    runs = [p.relative_to(local_results) for p in run_folders(local_results)]
+    assert len(runs) == 6 and [p.relative_to(ray_results) for p in run_folders(ray_results)] == runs
     for run in runs:
         pd.testing.assert_frame_equal(pd.read_parquet(ray_results / run / "per_user.parquet"),
                                       pd.read_parquet(local_results / run / "per_user.parquet"))  # fmt: skip
@@ -106,17 +112,17 @@ def test_ray_runs_give_per_user_results_and_metrics_identical_to_the_local_execu
 
 def test_each_ray_run_records_the_host_and_cpu_it_ran_on(ray_and_local):
     ray_results, _, _ = ray_and_local
-    for manifest in ray_results.glob("tiny/*/seed-*/manifest.json"):
-        recorded = json.loads(manifest.read_text())
+    for run in run_folders(ray_results):
+        recorded = json.loads((run / "manifest.json").read_text())
         assert recorded["hostname"] and recorded["cpu"]["logical_cores"] >= 1 and recorded["cpu"]["machine"]
 
 
 def test_a_resubmitted_grid_skips_every_finished_run_and_rewrites_none(cluster, data_dir, ray_and_local):
     ray_results, _, _ = ray_and_local
-    before = {p: p.stat().st_mtime_ns for p in ray_results.glob("tiny/*/seed-*/*")}
+    before = {p: p.stat().st_mtime_ns for run in run_folders(ray_results) for p in run.iterdir()}
     outcomes = run_grid(data_dir, ray_results, "--executor", "ray", "--address", cluster)
     assert {o["status"] for o in outcomes} == {"skipped"} and len(outcomes) == 6
-    assert {p: p.stat().st_mtime_ns for p in ray_results.glob("tiny/*/seed-*/*")} == before
+    assert {p: p.stat().st_mtime_ns for run in run_folders(ray_results) for p in run.iterdir()} == before
 
 
 def test_ctrl_c_cancels_the_remaining_tasks_and_leaves_no_half_written_run(cluster, data_dir, tmp_path):
@@ -130,16 +136,16 @@ def test_ctrl_c_cancels_the_remaining_tasks_and_leaves_no_half_written_run(clust
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO)  # fmt: skip
     runs = results / "tiny" / "sasrec"
     deadline = time.monotonic() + 300
-    while not list(runs.glob("seed-*")) and driver.poll() is None and time.monotonic() < deadline:
+    while not run_folders(results) and driver.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     driver.send_signal(signal.SIGINT)  # Ctrl-C once the first run has landed
     _, stderr = driver.communicate(timeout=120)
 
     assert driver.returncode != 0 and "cancelled" in stderr, stderr
-    landed = sorted(p.name for p in runs.glob("seed-*"))
+    landed = [p.name for p in run_folders(results)]
     assert 1 <= len(landed) < 4
     time.sleep(5)  # a task that was not cancelled would still land its run now
-    assert sorted(p.name for p in runs.glob("seed-*")) == landed
+    assert [p.name for p in run_folders(results)] == landed
     for run in landed:  # every run folder is complete and finished
         assert json.loads((runs / run / "manifest.json").read_text())["status"] == "finished"
         assert (runs / run / "per_user.parquet").is_file()

@@ -86,7 +86,6 @@ def build_manifest(
         "peak_memory_mib": peak_memory_mib(),
         "started_at": started_at,
         "finished_at": utc_now(),
-        "hostname": socket.gethostname(),
         "diagnostics": dict(diagnostics or {}),
     }
 
@@ -147,11 +146,11 @@ def _distribution_version(name: str) -> str | None:
 
 
 def host_compute() -> dict[str, Any]:
-    """The CPU model, its logical cores and the torch intra-op threads (null when torch is not loaded):
-    what a wall time was bought with, so a cost figure can say so."""
+    """The machine a run ran on (runs spread over a cluster say which one), its CPU model and logical
+    cores, and the torch intra-op threads (null when torch is not loaded): what a wall time was bought with."""
     torch = sys.modules.get("torch")  # never import: reporting runs without torch
-    return {"cpu_model": cpu_model(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads() if torch is not None else None}  # fmt: skip
+    return {"hostname": socket.gethostname(), "cpu_model": cpu_model(), "machine": platform.machine(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads() if torch is not None else None}  # fmt: skip
 
 
 @functools.cache

@@ -22,6 +22,7 @@ import pandas as pd
 
 from flexcode_bench import console, shared_stages
 from flexcode_bench.config import ProtocolConfig, RunConfig, stable_hash
+from flexcode_bench.executors import LOCAL, ExecutorConfig
 from flexcode_bench.recommender import EpochReport, ScoringRecommender
 
 
@@ -375,7 +376,9 @@ def _check_dataset(name: str, data_dir: Path) -> None:
         raise
 
 
-def run_grid(configs: Sequence[RunConfig], *, force: bool = False, keep_checkpoints: bool = False) -> list[RunOutcome]:
+def run_grid(
+    configs: Sequence[RunConfig], *, force: bool = False, keep_checkpoints: bool = False, executor: ExecutorConfig = LOCAL
+) -> list[RunOutcome]:
     """Run every config in order with a live view; failures are recorded and the grid goes on.
 
     The whole grid is checked first (:func:`check_grid`). A run another worker holds is left for
@@ -387,6 +390,10 @@ def run_grid(configs: Sequence[RunConfig], *, force: bool = False, keep_checkpoi
     finished and where the interrupted run stopped, and the exception propagates.
     """
     check_grid(configs)
+    if executor.kind == "ray":  # the same runs as Ray tasks, each through run_one (flexcode_bench.executors.ray)
+        from flexcode_bench.executors.ray import run_grid_on_ray
+
+        return run_grid_on_ray(configs, force=force, keep_checkpoints=keep_checkpoints, executor=executor)
     outcomes: dict[int, RunOutcome] = {}
     current: RunConfig | None = None
     with console.progress() as bar:

@@ -182,7 +182,15 @@ class RecBoleSpec(ModelSpec[RecBoleConfig]):
 
 
 def spec_for(model: str) -> RecBoleSpec:
-    """The model registry's entry for the prefix ``recbole:``: the spec of RecBole's model ``model``."""
+    """The model registry's entry for the prefix ``recbole:``: the spec of RecBole's model ``model``.
+
+    Raises:
+        MissingExtraError: the ``recbole`` extra is not installed; looked up when the grid is planned, so
+            this is one clear error naming the extra before any run starts.
+    """
+    from flexcode_bench.extras import require_recbole
+
+    require_recbole(f"model 'recbole:{model}'")
     return RecBoleSpec(RecBoleConfig, {name: {} for name in PROFILES}, RecBoleModel, recbole_model=model)
 
 

@@ -27,10 +27,10 @@ Choices where the paper leaves room (all switchable through :class:`SASRecConfig
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -301,6 +301,8 @@ class SASRec:
             n_train_positions=int((rows[:, :-1] > 0).sum()),
             device=str(device),
         )
+        if cfg.early_stopping:
+            result.diagnostics["early_stopping_metric"] = "ndcg@10 (validation, full ranking)"
         return result
 
     def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ list it and ``run`` redoes it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,8 @@ KEY_COLUMNS = ("split", "user_id", "target_item", "rank", "bucket")
 
 # seed-<n> is the run of the config run last; seed-<n>@<config_hash> a finished run of another config kept aside.
 SEED_DIR = re.compile(r"^seed-(\d+)(@[0-9a-f]+)?$")
+PARTIAL_SUFFIX = ".partial"  # an unfinished run's checkpoints beside its folder (see flexcode_bench.resume)
+BROKEN_TAG = ".broken-"  # a run folder set aside because its files did not read back (see set_aside)
 INCOMPLETE = "the run folder is incomplete: delete it and run again"
 
 
@@ -72,3 +75,13 @@ def visible_dirs(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(child for child in folder.iterdir() if child.is_dir() and not child.name.startswith("."))
+
+
+def run_folders(results_dir: Path, dataset: str | None, model: str | None) -> Iterator[Path]:
+    """The folders at run depth (``<dataset>/<model>/<run>``), filtered by dataset and model folder names."""
+    for dataset_dir in visible_dirs(results_dir):
+        if dataset is not None and dataset_dir.name != dataset:
+            continue
+        for model_dir in visible_dirs(dataset_dir):
+            if model is None or model_dir.name == model:
+                yield from visible_dirs(model_dir)

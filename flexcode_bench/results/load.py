@@ -15,7 +15,7 @@ import yaml
 from flexcode_bench import __version__
 from flexcode_bench.errors import DataFormatError
 from flexcode_bench.provenance import SCHEMA_VERSION, STATUSES
-from flexcode_bench.results.layout import CONFIG, INCOMPLETE, MANIFEST, METRICS, PER_USER, SEED_DIR, visible_dirs
+from flexcode_bench.results.layout import CONFIG, INCOMPLETE, MANIFEST, METRICS, PER_USER, SEED_DIR, run_folders
 from flexcode_bench.results.migrations import MIGRATIONS, StoredRun
 from flexcode_bench.results.records import normalise_per_user
 
@@ -118,24 +118,18 @@ def load_runs(
     (folder, problem naming the file), for the caller to report.
     """
     records = []
-    for dataset_dir in visible_dirs(Path(results_dir)):
-        if dataset is not None and dataset_dir.name != dataset:
+    for seed_dir in run_folders(Path(results_dir), dataset, model):
+        if not SEED_DIR.match(seed_dir.name):
             continue
-        for model_dir in visible_dirs(dataset_dir):
-            if model is not None and model_dir.name != model:
+        if broken is None:
+            record = load_run(seed_dir)
+        else:
+            record, problem = _checked_run(seed_dir)
+            if record is None:
+                broken.append((seed_dir, problem))
                 continue
-            for seed_dir in visible_dirs(model_dir):
-                if not SEED_DIR.match(seed_dir.name):
-                    continue
-                if broken is None:
-                    record = load_run(seed_dir)
-                else:
-                    record, problem = _checked_run(seed_dir)
-                    if record is None:
-                        broken.append((seed_dir, problem))
-                        continue
-                if include_failed or record.status == "finished":
-                    records.append(record)
+        if include_failed or record.status == "finished":
+            records.append(record)
     return sorted(records, key=lambda record: (record.dataset, record.model, record.seed))
 
 

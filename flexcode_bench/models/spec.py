@@ -68,14 +68,18 @@ class ModelSpec(Generic[C]):
         return self.apply_protocol(self.typed(self.options(profile, overrides)), protocol)
 
     def typed(self, values: Mapping[str, Any]) -> C:
-        """``values`` checked against the config's field types (a wrong type is an error naming the field)."""
+        """``values`` checked against the config's field types (a wrong type is an error naming the field),
+        then by the config's own checks; errors name the model."""
         from pydantic import TypeAdapter, ValidationError
 
+        label = self.name or self.config.__name__
         try:
             return TypeAdapter(self.config).validate_python(dict(values))
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"{self.config.__name__}: {problems}") from None
+            raise ConfigError(f"{label}: {problems}") from None
+        except ConfigError as exc:  # the config's __post_init__ checks
+            raise ConfigError(f"{label}: {exc.message}", hint=exc.hint) from None
 
     def apply_protocol(self, config: C, protocol: ProtocolConfig | None) -> C:
         if protocol is None:

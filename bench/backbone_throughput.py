@@ -4,13 +4,15 @@ One target = one (user, position) predicted. The per-window backbone (TIGER's la
 bidirectional encoder pass over the previous ``max_history`` items for every target; the all-targets
 backbone encodes a user's chunk once, item-causally, and gives each target a decoder row that reads its
 prefix. Both run the same generator, item codes, optimiser and loss; only the batching and the
-encoder mask differ. Codes are TIGER's random-ID ablation (same shape as semantic IDs) so that no
-RQ-VAE is trained here: throughput does not depend on which codes the items get.
+encoder mask differ. TIGER's codes are its random-ID ablation (same shape as semantic IDs) so that no
+RQ-VAE is trained here: throughput does not depend on which codes the items get. FlexCode
+(``--model flexcode``) scores each target under its L + 1 splits (L + 1 decoder rows per target, one
+encoder pass); its codebooks are fitted for one epoch only (a smoke CF SASRec), for the same reason.
 
     python bench/backbone_throughput.py --data-dir /work/runs/data [--dataset amazon-beauty]
-        [--size quick|cpu|paper] [--steps 20] [--precision fp32|bf16] [--threads 1]
+        [--model tiger|flexcode] [--size quick|cpu|paper] [--steps 20] [--precision fp32|bf16] [--threads 1]
 
-Prints one JSON line per backbone and writes bench/out/backbone_throughput.json.
+Prints one JSON line per backbone and writes bench/out/backbone_throughput-<model>-<size>-<precision>.json.
 """
 
 from __future__ import annotations
@@ -30,9 +32,13 @@ sys.path.insert(0, str(ROOT))
 from flexcode_bench.data.prepared import load_prepared  # noqa: E402
 from flexcode_bench.models import build_model  # noqa: E402
 
+# codes whose values do not matter for speed, fitted as cheaply as each model allows
+CHEAP_CODES = {"tiger": {"item_ids": "random"}, "flexcode": {"cf_profile": "smoke", "cf_epochs": 1, "rqvae_epochs": 1}}
 
-def measure(data, size: str, backbone: str, steps: int, precision: str) -> dict:
-    model = build_model("tiger", size, {"backbone": backbone, "item_ids": "random", "precision": precision, "dropout": 0.0})
+
+def measure(data, name: str, size: str, backbone: str, steps: int, precision: str) -> dict:
+    overrides = {**CHEAP_CODES[name], "backbone": backbone, "precision": precision, "dropout": 0.0}
+    model = build_model(name, size, overrides)
     examples = model.setup(data, device="cpu", seed=0)
     optimizer = torch.optim.AdamW(model.trainable().parameters(), lr=1e-3)
     batches = examples.batches(np.random.default_rng(0), model.config.batch_size)
@@ -49,7 +55,7 @@ def measure(data, size: str, backbone: str, steps: int, precision: str) -> dict:
             targets += int((batch.targets >= 0).sum())
             tokens += batch.windows.shape[0] * (1 + batch.windows.shape[1] * model.item_tokens.shape[1])
     return {
-        "backbone": backbone, "size": size, "precision": precision, "threads": torch.get_num_threads(),
+        "model": name, "backbone": backbone, "size": size, "precision": precision, "threads": torch.get_num_threads(),
         "targets_per_second": targets / seconds, "encoder_tokens_per_target": tokens / targets,
         "targets_per_epoch": examples.n_targets, "epoch_minutes": examples.n_targets / (targets / seconds) / 60,
     }  # fmt: skip
@@ -59,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--dataset", default="amazon-beauty")
+    parser.add_argument("--model", default="tiger", choices=sorted(CHEAP_CODES))
     parser.add_argument("--size", default="cpu", help="profile whose generator size is measured")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
@@ -66,14 +73,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load_prepared(args.dataset, args.data_dir)
-    rows = [measure(data, args.size, backbone, args.steps, args.precision) for backbone in ("per-window", "all-targets")]
+    rows = [measure(data, args.model, args.size, b, args.steps, args.precision) for b in ("per-window", "all-targets")]
     for row in rows:
         print(json.dumps(row))
     speedup = rows[1]["targets_per_second"] / rows[0]["targets_per_second"]
     print(json.dumps({"all_targets_over_per_window": speedup}))
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "backbone_throughput.json").write_text(json.dumps({"rows": rows, "speedup": speedup}, indent=2))
+    (out / f"backbone_throughput-{args.model}-{args.size}-{args.precision}.json").write_text(json.dumps({"rows": rows, "speedup": speedup}, indent=2))
 
 
 if __name__ == "__main__":

@@ -22,16 +22,21 @@ status = Console(stderr=True, highlight=False)
 data = Console(highlight=False)
 
 
+# Status messages are never hard-wrapped (soft_wrap): Rich would otherwise break them at the terminal
+# width, or at an assumed 80 columns when stderr is a log file, splitting paths and phrases across lines
+# so they can be neither copied nor grepped. A terminal still wraps a long line for display.
+
+
 def info(message: str) -> None:
-    status.print(message)
+    status.print(message, soft_wrap=True)
 
 
 def success(message: str) -> None:
-    status.print(f"[green]✓[/green] {message}")
+    status.print(f"[green]✓[/green] {message}", soft_wrap=True)
 
 
 def warning(message: str) -> None:
-    status.print(f"[bold yellow]warning:[/bold yellow] {message}")
+    status.print(f"[bold yellow]warning:[/bold yellow] {message}", soft_wrap=True)
 
 
 def error(message: str, hint: str | None = None) -> None:

@@ -31,7 +31,8 @@ def tiger_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiger")
     texts = [f"{WORDS[i // PER_CLUSTER]} variant {i % PER_CLUSTER}" for i in range(N_CLUSTERS * PER_CLUSTER)]
     write_sequences(root / "data", "clusters", cluster_rule_sequences(), texts=texts)
-    overrides = {"max_epochs": 12, "patience": 12, "codebook_size": 8, "rqvae_epochs": 20, "lr": 3e-3}
+    # batch 32: ~35 optimiser steps an epoch (batch 256 gave 4, too few to learn the rule reliably)
+    overrides = {"max_epochs": 12, "patience": 12, "codebook_size": 8, "rqvae_epochs": 20, "lr": 3e-3, "batch_size": 32}
     config = RunConfig(dataset="clusters", model="tiger", profile="smoke", model_overrides=overrides,
                        data_dir=root / "data", results_dir=root / "results")  # fmt: skip
     outcome = run_one(config)
@@ -40,6 +41,10 @@ def tiger_run(tmp_path_factory):
 
 
 def test_tiger_learns_the_text_cluster_rule_well_above_chance(tiger_run):
+    """Chance is 10/48 = 0.208, so the bar is 0.521. Test Recall@10 measured over model seeds 0-4 on one
+    thread: 0.693-0.787 with torch's AVX-512 kernels and 0.700-0.800 with ATEN_CPU_CAPABILITY=default
+    (other float rounding trains another model, as on another CPU). With batch 256 the same seeds
+    spread over 0.227-0.633, and an AVX-512 Xeon got 0.493 for seed 0."""
     chance = 10 / (N_CLUSTERS * PER_CLUSTER)
     assert tiger_run.metrics["test"]["overall"]["recall@10"] > 2.5 * chance
 

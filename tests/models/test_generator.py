@@ -120,6 +120,7 @@ def test_given_dropout_then_train_mode_is_stochastic_and_eval_mode_is_not() -> N
 
 
 def test_given_a_few_steps_then_loss_falls() -> None:
+    """Measured over init seeds 0-4 on one thread: last/first loss 0.033-0.055."""
     model, src = small(), sources()
     tgt = targets(3, T=5)
     model.train()

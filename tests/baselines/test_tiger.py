@@ -1,10 +1,12 @@
 """TIGER end to end on a dataset whose next item is set by the previous item's text cluster."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from flexcode_bench.config import RunConfig
-from flexcode_bench.results import load_run
+from flexcode_bench.results import RunRecord, load_run
 from flexcode_bench.runner import run_one
 from tests.support.prepared_on_disk import write_sequences
 
@@ -26,18 +28,22 @@ def cluster_rule_sequences(n_users: int = 150, length: int = 10, seed: int = 0) 
     return sequences
 
 
-@pytest.fixture(scope="module")
-def tiger_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiger")
+def train_on_cluster_rule(root: Path, seed: int = 0) -> RunRecord:
+    """One TIGER run (smoke generator) on the cluster-rule dataset written under ``root``."""
     texts = [f"{WORDS[i // PER_CLUSTER]} variant {i % PER_CLUSTER}" for i in range(N_CLUSTERS * PER_CLUSTER)]
     write_sequences(root / "data", "clusters", cluster_rule_sequences(), texts=texts)
     # batch 32: ~35 optimiser steps an epoch (batch 256 gave 4, too few to learn the rule reliably)
     overrides = {"max_epochs": 12, "patience": 12, "codebook_size": 8, "rqvae_epochs": 20, "lr": 3e-3, "batch_size": 32}
-    config = RunConfig(dataset="clusters", model="tiger", profile="smoke", model_overrides=overrides,
+    config = RunConfig(dataset="clusters", model="tiger", profile="smoke", seed=seed, model_overrides=overrides,
                        data_dir=root / "data", results_dir=root / "results")  # fmt: skip
     outcome = run_one(config)
     assert outcome.status == "finished", outcome.error
     return load_run(outcome.path)
+
+
+@pytest.fixture(scope="module")
+def tiger_run(tmp_path_factory):
+    return train_on_cluster_rule(tmp_path_factory.mktemp("tiger"))
 
 
 def test_tiger_learns_the_text_cluster_rule_well_above_chance(tiger_run):

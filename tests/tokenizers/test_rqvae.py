@@ -22,6 +22,10 @@ N_CLUSTERS, DIM = 8, 64
 
 @pytest.fixture(scope="module")
 def clusters() -> tuple[np.ndarray, np.ndarray]:
+    return clustered_points()
+
+
+def clustered_points() -> tuple[np.ndarray, np.ndarray]:
     """2,000 points in 8 well-separated Gaussian clusters in 64-d, and their cluster labels."""
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(N_CLUSTERS, DIM)) * 4.0

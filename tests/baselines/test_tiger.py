@@ -50,7 +50,7 @@ def test_tiger_learns_the_text_cluster_rule_well_above_chance(tiger_run):
     """Chance is 10/48 = 0.208, so the bar is 0.521. Test Recall@10 measured over model seeds 0-4 on one
     thread: 0.693-0.787 with torch's AVX-512 kernels and 0.700-0.800 with ATEN_CPU_CAPABILITY=default
     (other float rounding trains another model, as on another CPU). With batch 256 the same seeds
-    spread over 0.227-0.633, and an AVX-512 Xeon got 0.493 for seed 0."""
+    spread over 0.227-0.633, and an AVX-512 Xeon got 0.493 for seed 0. Re-measure: bench/learned_margins.py."""
     chance = 10 / (N_CLUSTERS * PER_CLUSTER)
     assert tiger_run.metrics["test"]["overall"]["recall@10"] > 2.5 * chance
 

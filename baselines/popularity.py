@@ -22,7 +22,7 @@ class PopularityConfig:
     pass
 
 
-PROFILES: dict[str, dict[str, Any]] = {"smoke": {}, "quick": {}, "paper": {}}
+PROFILES: dict[str, dict[str, Any]] = {"smoke": {}, "quick": {}, "cpu": {}, "paper": {}}
 
 
 class Popularity:

@@ -105,6 +105,9 @@ PROFILES = {
             "loss_type": "CE",
         },
     ),
+    "cpu": RecBoleConfig(model="SASRec", epochs=100, stopping_step=5,
+                         overrides={"hidden_size": 64, "inner_size": 128, "n_layers": 2, "n_heads": 2,
+                                    "embedding_size": 64, "hidden_dropout_prob": 0.5, "loss_type": "CE"}),
     "paper": RecBoleConfig(model="SASRec", epochs=200, stopping_step=10, overrides={"loss_type": "CE"}),
 }
 

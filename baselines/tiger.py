@@ -9,7 +9,7 @@ are shared with FlexCode (:mod:`flexcode_bench.models.generative`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,12 +17,16 @@ import numpy as np
 
 from flexcode_bench.config import resolve_dataclass
 from flexcode_bench.data.prepared import PreparedDataset
+from flexcode_bench.errors import ConfigError
 from flexcode_bench.models.generative import PROFILES as GENERATIVE_PROFILES
 from flexcode_bench.models.generative import GenerativeConfig, GenerativeRetriever
 
 
 @dataclass
 class TigerConfig(GenerativeConfig):
+    # TIGER's ID ablations (its Table 4): "atomic" gives every item one token of its own, "random" draws
+    # codes of the semantic IDs' shape at random; both keep the generator, backbone and recipe.
+    item_ids: Literal["semantic", "atomic", "random"] = "semantic"
     text_encoder: str = "all-MiniLM-L6-v2"
     quantizer: Literal["rqvae", "rqkmeans"] = "rqvae"
     levels: int = 3
@@ -39,17 +43,30 @@ class Tiger(GenerativeRetriever):
 
     def build_codes(self, data: PreparedDataset, *, device: str, seed: int) -> None:
         from flexcode_bench.tokenizers.collisions import build_item_codes
+        from flexcode_bench.tokenizers.rqvae import codebook_usage
         from flexcode_bench.tokenizers.vocabulary import Vocabulary
 
         cfg = self.config
-        codes, usage = semantic_codes(data, cfg, device=device, seed=seed)
+        if cfg.item_ids == "atomic":
+            self.vocabulary = Vocabulary()
+            start = self.vocabulary.add("item", data.n_items)
+            self.item_tokens = (start + np.arange(data.n_items, dtype=np.int64))[:, None]
+            self.diagnostics.update({"item_ids": "atomic", "code_depth": 1})
+            return
+        if cfg.item_ids == "random":
+            size = min(cfg.codebook_size, data.n_items)
+            codes = np.random.default_rng(seed).integers(0, size, size=(data.n_items, cfg.levels))
+            usage = codebook_usage(codes, size)
+        else:
+            codes, usage = semantic_codes(data, cfg, device=device, seed=seed)
         vocabulary = Vocabulary()
         for level in range(cfg.levels):
             vocabulary.add(("semantic", level), cfg.codebook_size)  # the full range, so unseen codes stay legal
         item_codes = build_item_codes([(("semantic", level), codes[:, level]) for level in range(cfg.levels)], vocabulary)
         self.vocabulary, self.item_tokens = item_codes.vocabulary, item_codes.tokens
         self.diagnostics.update(
-            {"collisions": item_codes.collision_stats(), "codebook_usage": {"semantic": usage}, "code_depth": item_codes.depth}
+            {"item_ids": cfg.item_ids, "collisions": item_codes.collision_stats(), "codebook_usage": {"semantic": usage},
+             "code_depth": item_codes.depth}
         )
 
 
@@ -75,4 +92,18 @@ def build(profile: str, overrides: Mapping[str, Any]) -> Tiger:
     return Tiger(resolve_dataclass(TigerConfig, PROFILES, profile, overrides))
 
 
-__all__ = ["PROFILES", "Tiger", "TigerConfig", "build", "semantic_codes"]
+def _id_ablation(item_ids: str) -> Callable[[str, Mapping[str, Any]], Tiger]:
+    def build_variant(profile: str, overrides: Mapping[str, Any]) -> Tiger:
+        if overrides.get("item_ids", item_ids) != item_ids:
+            raise ConfigError(f"tiger-{item_ids} fixes item_ids = {item_ids!r}; got an override {overrides['item_ids']!r}",
+                              hint="drop the override, or run plain 'tiger' with it")  # fmt: skip
+        return build(profile, {**overrides, "item_ids": item_ids})
+
+    return build_variant
+
+
+build_atomic = _id_ablation("atomic")
+build_random = _id_ablation("random")
+
+
+__all__ = ["PROFILES", "Tiger", "TigerConfig", "build", "build_atomic", "build_random", "semantic_codes"]

@@ -31,7 +31,7 @@ def test_ndcg10(model, data) -> float:
     from flexcode_bench.evaluation.metrics import per_user_metrics
     from flexcode_bench.runner import evaluate_split
 
-    ranks = evaluate_split(model, data, "test", ProtocolConfig(), chunk_size=1024)
+    ranks = evaluate_split(model, data, "test", ProtocolConfig(), chunk_size=1024).ranks
     return float(per_user_metrics(ranks, ks=(10,))["ndcg@10"].mean())
 
 

@@ -70,7 +70,7 @@ class ProtocolConfig(BaseModel):
     )
 
 
-Profile = Literal["smoke", "quick", "paper"]
+Profile = Literal["smoke", "quick", "cpu", "paper"]
 
 
 class RunConfig(BaseModel):
@@ -81,7 +81,7 @@ class RunConfig(BaseModel):
     dataset: str
     model: str
     seed: int = 0
-    profile: Profile = "quick"
+    profile: Profile = "cpu"
     device: str = "auto"
     model_overrides: dict[str, Any] = Field(default_factory=dict, description="Model hyper-parameters over the profile.")
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
@@ -121,7 +121,7 @@ class GridConfig(BaseModel):
     datasets: list[str] = Field(default_factory=lambda: ["ml-100k"])
     models: list[str] = Field(default_factory=lambda: ["flexcode", "tiger", "sasrec"])
     seeds: list[int] = Field(default_factory=lambda: [0])
-    profile: Profile = "quick"
+    profile: Profile = "cpu"
     device: str = "auto"
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
     model_overrides: dict[str, dict[str, Any]] = Field(
@@ -131,10 +131,10 @@ class GridConfig(BaseModel):
     results_dir: Path = Path("results")
 
     def overrides_for(self, model: str) -> dict[str, Any]:
-        """The model's overrides; a FlexCode ablation inherits ``flexcode``'s, under its own entry."""
-        from flexcode_bench.ablations import FLEXCODE
-
-        inherited = self.model_overrides.get(FLEXCODE, {}) if model.startswith(f"{FLEXCODE}-") else {}
+        """The model's overrides; a variant ``<base>-<name>`` (a FlexCode ablation, a TIGER ID ablation)
+        inherits ``<base>``'s, under its own entry."""
+        base = model.split("-", 1)[0]
+        inherited = self.model_overrides.get(base, {}) if base != model else {}
         return {**inherited, **self.model_overrides.get(model, {})}
 
     def expand(self) -> list[RunConfig]:

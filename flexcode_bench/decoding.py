@@ -14,7 +14,7 @@ beams are distinct valid items: no de-duplication or validity filtering is neede
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +25,39 @@ from flexcode_bench.tokenizers.vocabulary import BOS, PAD
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from flexcode_bench.models.generator import Generator
     from flexcode_bench.tokenizers.trie import PrefixTrie
+
+
+class DecoderState(Protocol):
+    def reorder(self, index: torch.Tensor) -> DecoderState:
+        """Keep decoder rows ``index``; rows stay grouped by source (row // g = source)."""
+        ...
+
+
+class GenerativeNetwork(Protocol):
+    """What training and beam search need of a network (:class:`~flexcode_bench.models.generator.Generator` is one)."""
+
+    vocab_size: int
+
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        """Source tokens (B, S) -> memory (B, S, d)."""
+        ...
+
+    def decode(
+        self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor, row_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Teacher-forced logits (N, T, V) for N = g·B decoder rows grouped by source."""
+        ...
+
+    def decode_step(
+        self, tokens: torch.Tensor, cache: DecoderState | None, memory: torch.Tensor, src_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, DecoderState]:
+        """Next-token logits (N, V) for one more token per row, and the extended cache."""
+        ...
+
+    def train(self, mode: bool = True) -> GenerativeNetwork: ...
+
+    def eval(self) -> GenerativeNetwork: ...
 
 
 @contextmanager
@@ -46,7 +77,7 @@ def _check_devices(src: torch.Tensor, trie: PrefixTrie) -> None:
 
 
 def beam_search(
-    model: Generator, src: torch.Tensor, trie: PrefixTrie, *, beam_size: int = 20, k: int = 10
+    model: GenerativeNetwork, src: torch.Tensor, trie: PrefixTrie, *, beam_size: int = 20, k: int = 10
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` distinct valid items per user, best first.
 
@@ -66,7 +97,7 @@ def beam_search(
     if trie.n_items < k:
         raise ConfigError(f"the catalogue has {trie.n_items} items, fewer than k = {k}")
     _check_devices(src, trie)
-    U, V = src.shape[0], model.cfg.vocab_size
+    U, V = src.shape[0], model.vocab_size
     with _eval_mode(model):
         src_mask = src != PAD
         memory = model.encode(src, src_mask)  # (U, S, d), once per user
@@ -94,7 +125,7 @@ def beam_search(
     return items[:, :k].contiguous(), scores[:, :k].contiguous()
 
 
-def unconstrained_invalid_rate(model: Generator, src: torch.Tensor, trie: PrefixTrie) -> float:
+def unconstrained_invalid_rate(model: GenerativeNetwork, src: torch.Tensor, trie: PrefixTrie) -> float:
     """Share of users whose greedy, unconstrained code is not a catalogue item (a diagnostic of how
     much work the trie does; 0 means the model has learnt the catalogue's codes)."""
     _check_devices(src, trie)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -55,7 +56,8 @@ BUCKETS = ("head", "torso", "tail", "cold")
 KEY_COLUMNS = ("split", "user_id", "target_item", "rank", "bucket")
 
 _METRIC_NAME = re.compile(r"^[A-Za-z_][\w.\-]*@\d+$")
-_SEED_DIR = re.compile(r"^seed-(\d+)$")
+# seed-<n> is the run of the config run last; seed-<n>@<config_hash> a finished run of another config kept aside.
+_SEED_DIR = re.compile(r"^seed-(\d+)(@[0-9a-f]+)?$")
 _INCOMPLETE = "the run folder is incomplete: delete it and run again"
 
 
@@ -192,11 +194,14 @@ def _ranks(column: pd.Series, source: str) -> pd.api.extensions.ExtensionArray:
 # ==== writing ===================================================================================
 
 
-def write_run(path: Path, *, per_user: pd.DataFrame, config: dict, manifest: dict) -> None:
+def write_run(
+    path: Path, *, per_user: pd.DataFrame, config: dict, manifest: dict, extra_files: Mapping[str, Path] | None = None
+) -> None:
     """Write a finished run (all four files) and atomically replace whatever was at ``path``.
 
     Everything is validated before anything touches the disk; a failure while writing leaves the
-    previous complete run (or nothing), never a partial folder.
+    previous complete run (or nothing), never a partial folder. ``extra_files`` (name → file) are
+    copied in too (``--keep-checkpoints`` keeps the best weights as ``model.pt``).
     """
     frame = _normalise_per_user(per_user, "per_user")
     config_out, manifest_out = _resolved_config_and_manifest(config, manifest)
@@ -209,6 +214,8 @@ def write_run(path: Path, *, per_user: pd.DataFrame, config: dict, manifest: dic
         _write_parquet(frame, staging / PER_USER)
         _write_json(metrics, staging / METRICS)
         _write_yaml(config_out, staging / CONFIG)
+        for name, source in (extra_files or {}).items():
+            shutil.copyfile(source, staging / name)
         _write_json(manifest_out, staging / MANIFEST)
 
 
@@ -387,11 +394,14 @@ def load_runs(
     dataset: str | None = None,
     model: str | None = None,
     include_failed: bool = False,
+    broken: list[tuple[Path, str]] | None = None,
 ) -> list[RunRecord]:
     """Every run under ``results_dir``, sorted by (dataset, model, seed); staging folders are skipped.
 
     Filters match the folder names. A broken run folder raises (naming its file) rather than being
-    silently left out of a report.
+    silently left out of a report — unless ``broken`` is given: then every run is read in full
+    (per-user records included) and each unreadable one is left out and appended to ``broken`` as
+    (folder, problem naming the file), for the caller to report.
     """
     records = []
     for dataset_dir in _visible_dirs(Path(results_dir)):
@@ -403,25 +413,64 @@ def load_runs(
             for seed_dir in _visible_dirs(model_dir):
                 if not _SEED_DIR.match(seed_dir.name):
                     continue
-                record = load_run(seed_dir)
+                if broken is None:
+                    record = load_run(seed_dir)
+                else:
+                    record, problem = _checked_run(seed_dir)
+                    if record is None:
+                        broken.append((seed_dir, problem))
+                        continue
                 if include_failed or record.status == "finished":
                     records.append(record)
     return sorted(records, key=lambda record: (record.dataset, record.model, record.seed))
 
 
 def is_finished(path: Path, config_hash: str) -> bool:
-    """True when ``path`` holds a finished run made with this config hash (so the runner skips it)."""
+    """True when ``path`` holds a finished run made with this config hash whose files all read back (so the runner skips it)."""
     path = Path(path)
     try:
         manifest = _read_json(path / MANIFEST)
     except DataFormatError:
         return False  # missing or unreadable: the runner redoes it
-    return (
-        manifest.get("status") == "finished"
-        and manifest.get("config_hash") == config_hash
-        and (path / PER_USER).is_file()
-        and (path / METRICS).is_file()
-    )
+    if manifest.get("status") != "finished" or manifest.get("config_hash") != config_hash:
+        return False
+    return check_run(path) is None
+
+
+def check_run(path: Path) -> str | None:
+    """None when ``path`` holds a complete run whose files all read back; otherwise the problem, naming the file.
+
+    A finished run's per-user records are read and validated in full: a truncated or corrupt
+    parquet file next to a good manifest is a broken run, not a finished one.
+    """
+    return _checked_run(Path(path))[1]
+
+
+def _checked_run(path: Path) -> tuple[RunRecord | None, str | None]:
+    try:
+        record = load_run(path)
+        if record.status == "finished":
+            record.per_user  # noqa: B018 (reads and validates the file)
+            _read_json(path / METRICS)
+    except DataFormatError as exc:
+        return None, exc.message
+    return record, None
+
+
+def set_aside(path: Path, tag: str) -> Path:
+    """Move a run folder to ``<folder><tag>`` beside it (never deleting anything); returns the new path.
+
+    The runner tags a broken run ``.broken-<time>`` (which ``load_runs`` never reads) and a finished
+    run of another config ``@<config_hash>`` (which it reads, for ``report`` to choose from).
+    """
+    path = Path(path)
+    target = path.with_name(path.name + tag)
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}{tag}.{n}")
+    path.rename(target)
+    return target
 
 
 def _visible_dirs(folder: Path) -> list[Path]:

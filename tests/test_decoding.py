@@ -67,11 +67,14 @@ def catalogue(n_items: int, seed: int, per_level: int = 6, levels: int = 2) -> t
     return vocab, np.column_stack([prefix + starts, collision + coll])
 
 
-def setup(seed: int, n_items: int = 50, users: int = 4) -> tuple[Generator, torch.Tensor, np.ndarray, PrefixTrie]:
+def setup(
+    seed: int, n_items: int = 50, users: int = 4, encoder_attention: str = "bidirectional"
+) -> tuple[Generator, torch.Tensor, np.ndarray, PrefixTrie]:
     vocab, codes = catalogue(n_items, seed)
     torch.manual_seed(seed)
     cfg = GeneratorConfig(vocab_size=vocab.size, d_model=32, n_heads=3, d_head=8, d_ff=64, n_encoder_layers=2,
-                          n_decoder_layers=2, dropout=0.1, max_source_len=16)  # dropout on: search must turn it off
+                          n_decoder_layers=2, dropout=0.1, max_source_len=16,  # dropout on: search must turn it off
+                          encoder_attention=encoder_attention, code_depth=codes.shape[1])
     model = Generator(cfg)
     rng = np.random.default_rng(seed + 100)
     history = codes[rng.integers(0, n_items, size=(users, 3))].reshape(users, -1)  # 3 items, item-major
@@ -83,8 +86,9 @@ def setup(seed: int, n_items: int = 50, users: int = 4) -> tuple[Generator, torc
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize(("beam_size", "k"), [(5, 5), (10, 4), (25, 10)])
-def test_given_random_model_then_top_k_equals_reference(seed: int, beam_size: int, k: int) -> None:
-    model, src, codes, trie = setup(seed)
+@pytest.mark.parametrize("encoder_attention", ["bidirectional", "item-causal"])  # the two backbones' encoders
+def test_given_random_model_then_top_k_equals_reference(seed: int, beam_size: int, k: int, encoder_attention: str) -> None:
+    model, src, codes, trie = setup(seed, encoder_attention=encoder_attention)
     model.train()  # beam_search must decode in eval mode and restore the flag
     items, scores = beam_search(model, src, trie, beam_size=beam_size, k=k)
     assert model.training

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,7 +27,7 @@ def command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved grid and what would be skipped.")] = False,
     seed: Annotated[Optional[list[int]], typer.Option("--seed", help="Seed(s); repeatable.")] = None,
     seeds: Annotated[Optional[int], typer.Option(min=1, help="Run seeds 0..N-1.")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="smoke | quick | paper (default: quick).")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="smoke | quick | cpu | paper (default: cpu).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML overrides (below flags).")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda (default: auto).")] = None,
     mask_history: Annotated[
@@ -33,9 +36,17 @@ def command(
     data_dir: Annotated[Optional[Path], typer.Option(envvar="FLEXBENCH_DATA", help="Prepared data (default: ./data).")] = None,
     results_dir: Annotated[Optional[Path], typer.Option(help="Where runs are written (default: ./results).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo runs even when a finished identical one exists.")] = False,
+    keep_checkpoints: Annotated[
+        bool, typer.Option("--keep-checkpoints", help="Keep each run's best weights (model.pt) in its folder.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcomes as JSON on stdout.")] = False,
 ) -> None:
-    """Train, evaluate and record every dataset × model × seed; finished identical runs are skipped."""
+    """Train, evaluate and record every dataset × model × seed; finished identical runs are skipped.
+
+    An interrupted run (Ctrl-C, SIGTERM, a kill or a crash) resumes from its last completed epoch
+    when the same command runs again; several processes on one results folder share the grid.
+    Ctrl-C exits with 130, SIGTERM with 143.
+    """
     from flexcode_bench.config import load_grid_config
     from flexcode_bench.errors import ConfigError
     from flexcode_bench.models import ABLATION_MODELS, ALL_BASELINES
@@ -58,16 +69,21 @@ def command(
     if dry_run:
         _render_plan(plan_grid(grid.expand(), force=force), as_json)
         return
-    outcomes = run_grid(grid.expand(), force=force)
+    with _sigterm_as_interrupt():
+        try:
+            outcomes = run_grid(grid.expand(), force=force, keep_checkpoints=keep_checkpoints)
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
 
     if as_json:
         rows = [
             {"dataset": o.config.dataset, "model": o.config.model, "seed": o.config.seed, "status": o.status,
-             "path": str(o.path), "config_hash": o.config_hash, "test": o.test_metrics, "error": o.error}
+             "path": str(o.path), "config_hash": o.config_hash, "test": o.test_metrics, "error": o.error,
+             "resumed_from_epoch": o.resumed_from_epoch}
             for o in outcomes
         ]  # fmt: skip
         console.data.print_json(json.dumps(rows))
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status in ("failed", "busy")]
     if failed:
         raise typer.Exit(1)
 
@@ -84,7 +100,27 @@ def _render_plan(planned, as_json: bool) -> None:
     for column in ("dataset", "model", "seed", "profile", "config", "action"):
         table.add_column(column)
     for p in planned:
-        style = {"skip": "dim", "redo": "yellow", "run": "green"}[p.action]
+        style = {"skip": "dim", "redo": "yellow", "resume": "cyan", "run": "green"}[p.action]
         table.add_row(p.config.dataset, p.config.model, str(p.config.seed), p.config.profile, p.config_hash,
                       f"[{style}]{p.action}[/{style}]")  # fmt: skip
     console.print_table(table)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what clusters send before preempting a job), handled like Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a test runner's worker): nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -36,6 +36,7 @@ from flexcode_bench.atomic import atomic_path, write_text
 from flexcode_bench.data.prepared import EMBEDDINGS_DIR
 from flexcode_bench.device import resolve_device
 from flexcode_bench.errors import ConfigError, DataFormatError, UnknownNameError
+from flexcode_bench.locks import FileLock, lock_path_for
 from flexcode_bench.registry import Registry, did_you_mean
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
@@ -316,7 +317,21 @@ def item_embeddings(
         hit = _read_cache(npy, expected_key=key, expected_rows=len(texts))
         if hit is not None:
             return hit
+    # Workers sharing the data folder encode it once: the others wait for the lock and read the cache.
+    with FileLock(lock_path_for(npy)):
+        if not force:
+            hit = _read_cache(npy, expected_key=key, expected_rows=len(texts))
+            if hit is not None:
+                return hit
+        return _compute_cache(npy, enc, texts, dataset_name, text_template, key, options,
+                              device=device, batch_size=batch_size, show_progress=show_progress, dim=dim)  # fmt: skip
 
+
+def _compute_cache(
+    npy: Path, enc: _Encoder, texts: Sequence[str], dataset_name: str, text_template: str, key: str, options: dict,
+    *, device: str, batch_size: int, show_progress: bool, dim: int,
+) -> tuple[np.ndarray, EmbeddingCache]:  # fmt: skip
+    sidecar = npy.with_suffix(".json")
     # Drop the old sidecar first: a crash between the two writes below must leave an untrusted .npy
     sidecar.unlink(missing_ok=True)
     started = time.perf_counter()

@@ -196,6 +196,10 @@ def prepare_raw(
         old_embeddings = out_dir / layout.EMBEDDINGS_DIR
         if old_embeddings.is_dir():
             shutil.copytree(old_embeddings, staging / layout.EMBEDDINGS_DIR)
+        # Per-file checksums let `run` refuse a dataset whose files changed after prepare, naming the file.
+        manifest["files"] = {
+            file: layout.file_sha256(staging / file) for file in (layout.INTERACTIONS, layout.USERS, layout.ITEMS, layout.STATS)
+        }
         (staging / layout.MANIFEST).write_text(json.dumps(manifest, indent=2))
 
     warnings = []

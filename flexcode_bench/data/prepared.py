@@ -18,6 +18,7 @@ shift by one internally; no padding id ever exists in this data.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -122,14 +123,45 @@ def _split_by_user(rows: pd.DataFrame, n_users: int) -> list[np.ndarray]:
     return [items[bounds[u] : bounds[u + 1]] for u in range(n_users)]
 
 
-def load_prepared(name: str, data_dir: str | os.PathLike[str] | None = None) -> PreparedDataset:
-    """Load ``<data_dir>/<name>/``; the error says which command prepares it when it is missing."""
+def file_sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_prepared(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The prepared folder of ``name``, after checking it is there and its files are those ``prepare`` wrote.
+
+    Raises:
+        DataFormatError: never prepared (the hint names the command), or a file is missing or
+            changed since prepare (fingerprint mismatch), naming the file.
+    """
     path = Path(data_dir if data_dir is not None else default_data_dir()) / name
     if not (path / MANIFEST).is_file():
         raise DataFormatError(
             f"dataset {name!r} is not prepared in {path}",
             hint=f"run `flexbench prepare {name}` (or pass --data-dir / set FLEXBENCH_DATA)",
         )
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(f"{path / MANIFEST} is not readable JSON: {exc}", hint=f"run `flexbench prepare {name} --force`") from None
+    for file, expected in (manifest.get("files") or {}).items():  # datasets prepared before checksums were kept have none
+        if not (path / file).is_file():
+            raise DataFormatError(f"{path / file} is missing", hint=f"run `flexbench prepare {name} --force`")
+        if file_sha256(path / file) != expected:
+            raise DataFormatError(
+                f"{path / file} changed after `flexbench prepare` (its checksum no longer matches the dataset fingerprint)",
+                hint=f"run `flexbench prepare {name} --force` to rebuild it, or restore the file",
+            )
+    return path
+
+
+def load_prepared(name: str, data_dir: str | os.PathLike[str] | None = None) -> PreparedDataset:
+    """Load ``<data_dir>/<name>/`` after :func:`check_prepared`; errors name the command or the changed file."""
+    path = check_prepared(name, data_dir)
     return PreparedDataset(
         name=name,
         path=path,

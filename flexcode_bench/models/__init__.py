@@ -18,6 +18,8 @@ ModelFactory = Callable[[str, Mapping[str, Any]], Any]
 MODELS: Registry[ModelFactory] = Registry("model")
 MODELS.register(FLEXCODE, "flexcode_bench.models.flexcode:build", description="FlexCode: dual codebook + learned router")
 MODELS.register("tiger", "baselines.tiger:build", description="TIGER-style semantic IDs + T5 generator + beam search")
+MODELS.register("tiger-atomic", "baselines.tiger:build_atomic", description="TIGER with one token per item (no semantic ID)")
+MODELS.register("tiger-random", "baselines.tiger:build_random", description="TIGER with random codes of the semantic IDs' shape")
 MODELS.register("sasrec", "baselines.sasrec:build", description="SASRec, full-softmax CE over all positions")
 MODELS.register("popularity", "baselines.popularity:build", description="Most popular items from training counts")
 

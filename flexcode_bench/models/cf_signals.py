@@ -16,6 +16,7 @@ import numpy as np
 from flexcode_bench import console
 from flexcode_bench.atomic import atomic_path, write_text
 from flexcode_bench.config import stable_hash
+from flexcode_bench.locks import FileLock, lock_path_for
 
 CF_DIR = "cf"
 
@@ -30,16 +31,26 @@ def cf_signals(data, *, profile: str, epochs: int, device: str, seed: int) -> tu
     if cache.is_file():
         stored = np.load(cache)
         return stored["embeddings"], stored["uncertainty"]
-
-    console.info(f"training the CF model (SASRec, {epochs} epochs on the training split) for FlexCode's codebook")
-    sasrec.fit(data, device=device, seed=seed)
-    embeddings = sasrec.item_embeddings()
-    uncertainty = next_item_entropy(sasrec, data.n_items)
-    if data.path.is_dir():  # in-memory test datasets have no folder to cache into
+    if not data.path.is_dir():  # in-memory test datasets have no folder to cache into
+        return _train(data, sasrec, epochs=epochs, device=device, seed=seed)
+    # Workers sharing the data folder train it once: the others wait here and read the cache.
+    with FileLock(lock_path_for(cache)):
+        if cache.is_file():
+            stored = np.load(cache)
+            return stored["embeddings"], stored["uncertainty"]
+        embeddings, uncertainty = _train(data, sasrec, epochs=epochs, device=device, seed=seed)
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as sink:
                 np.savez(sink, embeddings=embeddings, uncertainty=uncertainty)
         write_text(cache.with_suffix(".json"), json.dumps({"key": key, "profile": profile, "epochs": epochs, "seed": seed}))
+    return embeddings, uncertainty
+
+
+def _train(data, sasrec, *, epochs: int, device: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    console.info(f"training the CF model (SASRec, {epochs} epochs on the training split) for FlexCode's codebook")
+    sasrec.fit(data, device=device, seed=seed)
+    embeddings = sasrec.item_embeddings()
+    uncertainty = next_item_entropy(sasrec, data.n_items)
     return embeddings, uncertainty
 
 

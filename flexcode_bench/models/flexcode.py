@@ -69,7 +69,7 @@ class FlexCodeConfig(GenerativeConfig):
 PROFILES: dict[str, dict[str, Any]] = {
     name: {**GENERATIVE_PROFILES[name], **cf}
     for name, cf in {"smoke": dict(cf_profile="smoke", cf_epochs=2), "quick": dict(cf_epochs=10),
-                     "paper": dict(cf_profile="paper", cf_epochs=100)}.items()
+                     "cpu": dict(cf_profile="cpu", cf_epochs=30), "paper": dict(cf_profile="paper", cf_epochs=100)}.items()
 }  # fmt: skip
 
 
@@ -134,16 +134,22 @@ class FlexCode(GenerativeRetriever):
             self._splits = self.router.hard_splits(self._features).cpu().numpy()
             self.item_tokens = self._table[self._splits, np.arange(len(self._splits))]
 
-    def target_loss(self, memory: torch.Tensor, src_mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def target_loss(self, memory: torch.Tensor, src_mask: torch.Tensor, targets: torch.Tensor,
+                    row_mask: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
         if self.router is None:
-            return super().target_loss(memory, src_mask, targets)
+            return super().target_loss(memory, src_mask, targets, row_mask)
         cfg = self.config
-        n_splits, batch = cfg.levels + 1, len(targets)
-        # (L+1, B, depth) -> (B·(L+1), depth), item-major: the decoder reads each encoded source once
-        # for its L+1 grouped rows, so the expectation costs L+1 small decoder passes, not encoder passes.
-        codes = self._table_t[:, targets].transpose(0, 1).reshape(batch * n_splits, -1)
-        nll = self.code_nll(memory, src_mask, codes).view(batch, n_splits)  # (B, L+1)
-        return router_objective(self.router, self._features, targets, nll, self._popularity_order, cfg)
+        n_splits = cfg.levels + 1
+        B, g = targets.shape
+        # (L+1, B, g, depth) -> (B·g·(L+1), depth), source-major: the decoder reads each encoded source once
+        # for all its rows and their L+1 splits, so the expectation costs decoder rows, not encoder passes.
+        codes = self._table_t[:, targets.clamp(min=0)].permute(1, 2, 0, 3).reshape(B * g * n_splits, -1)
+        if row_mask is not None:
+            row_mask = row_mask.repeat_interleave(n_splits, dim=0)  # each target row's mask, once per split
+        nll = self.code_nll(memory, src_mask, codes, row_mask).view(B * g, n_splits)  # (B·g, L+1)
+        valid = (targets >= 0).flatten()
+        return router_objective(self.router, self._features, targets.flatten()[valid], nll[valid],
+                                self._popularity_order, cfg)  # fmt: skip
 
     def final_diagnostics(self, data: PreparedDataset) -> dict:
         from flexcode_bench.tokenizers.collisions import ItemCodes

@@ -57,6 +57,15 @@ class GeneratorConfig:
     relative_max_distance: int = 128
     activation: Literal["relu", "gelu"] = "relu"  # T5 v1.0 uses ReLU
     tie_embeddings: bool = True  # output layer = input embedding table (scaled by d_model^-0.5)
+    # "bidirectional": TIGER's encoder, every source token sees every other one (one pass per target).
+    # "item-causal": a token sees the user token and the tokens of its own and earlier items, so one pass
+    # over a whole sequence serves every target in it (each decoder row then reads only its prefix).
+    encoder_attention: Literal["bidirectional", "item-causal"] = "bidirectional"
+    code_depth: int = 4  # tokens per item in the source after the one user token (item-causal grouping)
+    # A learnt bias on cross-attention by the key's distance from the end of what a decoder row reads. An
+    # item-causal encoder cannot tell an item that it is the latest one (it never sees what follows), so
+    # without it the decoder has no notion of recency beyond the lengths it was trained on.
+    cross_position_bias: bool = False
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "d_head", "d_ff", "n_encoder_layers",
@@ -67,6 +76,8 @@ class GeneratorConfig:
             raise ConfigError(f"generator dropout must be in [0, 1), got {self.dropout}")
         if self.activation not in ("relu", "gelu"):
             raise ConfigError(f"generator activation must be 'relu' or 'gelu', got {self.activation!r}")
+        if self.encoder_attention not in ("bidirectional", "item-causal"):
+            raise ConfigError(f"encoder_attention must be 'bidirectional' or 'item-causal', got {self.encoder_attention!r}")
 
 
 def _dropout(p: float) -> nn.Module:
@@ -76,6 +87,11 @@ def _dropout(p: float) -> nn.Module:
 def _masked_value(dtype: torch.dtype) -> float:
     # finite rather than -inf: a fully masked row then softmaxes to uniform instead of NaN
     return torch.finfo(dtype).min
+
+
+def source_items(length: int, depth: int, device: torch.device | str) -> torch.Tensor:
+    """Item slot of each source position (S,): -1 for the user token at 0, then depth tokens per slot."""
+    return torch.div(torch.arange(length, device=device) - 1, depth, rounding_mode="floor")
 
 
 def relative_position_bucket(relative: torch.Tensor, bidirectional: bool, n_buckets: int, max_distance: int) -> torch.Tensor:
@@ -214,7 +230,7 @@ class DecoderCache:
     self_v: list[torch.Tensor]
     cross_k: list[torch.Tensor]
     cross_v: list[torch.Tensor]
-    cross_mask: torch.Tensor  # (B, 1, 1, S) bool, True = real source token
+    cross_mask: torch.Tensor  # (B, 1, 1, S) bool, True = real source token; or additive (B, H, 1, S)
     length: int = 0  # tokens decoded so far
 
     def reorder(self, index: torch.Tensor) -> DecoderCache:
@@ -236,6 +252,7 @@ class Generator(nn.Module):
         self.embed_dropout = _dropout(cfg.dropout)
         self.encoder_bias = RelativePositionBias(cfg, bidirectional=True)
         self.decoder_bias = RelativePositionBias(cfg, bidirectional=False)
+        self.cross_bias = RelativePositionBias(cfg, bidirectional=False) if cfg.cross_position_bias else None
         self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_encoder_layers))
         self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_decoder_layers))
         self.encoder_norm = nn.RMSNorm(cfg.d_model, eps=1e-6)
@@ -247,8 +264,9 @@ class Generator(nn.Module):
         """T5's init (Mesh TF), adjusted for SDPA's 1/sqrt(d_head) score scaling."""
         d, inner = self.cfg.d_model, self.cfg.n_heads * self.cfg.d_head
         nn.init.normal_(self.embed.weight, std=1.0)
-        for bias in (self.encoder_bias, self.decoder_bias):
-            nn.init.normal_(bias.bias.weight, std=d**-0.5)
+        for bias in (self.encoder_bias, self.decoder_bias, self.cross_bias):
+            if bias is not None:
+                nn.init.normal_(bias.bias.weight, std=d**-0.5)
         for module in self.modules():
             if isinstance(module, Attention):
                 for lin in (module.q, module.k, module.v):
@@ -259,6 +277,10 @@ class Generator(nn.Module):
                 nn.init.normal_(module.wo.weight, std=self.cfg.d_ff**-0.5)
         if self.lm_head is not None:
             nn.init.normal_(self.lm_head.weight, std=d**-0.5)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.cfg.vocab_size
 
     # ------------------------------------------------------------------ encoder
 
@@ -271,6 +293,10 @@ class Generator(nn.Module):
             src_mask = src != PAD
         pos = torch.arange(S, device=src.device)
         mask = self.encoder_bias(pos, pos)  # (1, H, S, S)
+        if self.cfg.encoder_attention == "item-causal":
+            slot = source_items(S, self.cfg.code_depth, src.device)
+            later = slot[None, :] > slot[:, None]  # (S, S): the key's item comes after the query's
+            mask = mask.masked_fill(later, _masked_value(mask.dtype))
         mask = mask.masked_fill(~src_mask[:, None, None, :], _masked_value(mask.dtype))  # (B, H, S, S)
         x = self.embed_dropout(self.embed(src))  # (B, S, d)
         for layer in self.encoder:
@@ -285,19 +311,46 @@ class Generator(nn.Module):
             return self.lm_head(h)
         return (h * self.cfg.d_model**-0.5) @ self.embed.weight.T  # T5 rescales before the tied output
 
-    def _cross(self, memory: torch.Tensor, src_mask: torch.Tensor) -> tuple[list, list, torch.Tensor]:
-        kv = [layer.cross_attn.project_kv(memory) for layer in self.decoder]  # per layer 2 x (B, H, S, dh)
-        return [k for k, _ in kv], [v for _, v in kv], src_mask[:, None, None, :]  # mask (B, 1, 1, S)
+    def _cross(
+        self, memory: torch.Tensor, src_mask: torch.Tensor, row_mask: torch.Tensor | None = None, T: int = 1
+    ) -> tuple[list, list, torch.Tensor]:
+        """Cross-attention keys/values per layer, and the mask of the (B·g)·T stacked queries.
 
-    def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        ``row_mask`` (B·g, S) narrows what each of g rows per source reads (default: ``src_mask``, one row).
+        The mask is bool (B, 1, g·T, S), or an additive float (B, H, g·T, S) with ``cross_position_bias``.
+        """
+        kv = [layer.cross_attn.project_kv(memory) for layer in self.decoder]  # per layer 2 x (B, H, S, dh)
+        B, S = src_mask.shape
+        if row_mask is None:
+            T = 1  # one mask per source, broadcast over all its stacked queries
+        visible = src_mask if row_mask is None else row_mask & src_mask.repeat_interleave(row_mask.shape[0] // B, dim=0)
+        g = visible.shape[0] // B
+        if self.cross_bias is None:
+            mask = visible.view(B, g, 1, S).expand(B, g, T, S).reshape(B, 1, g * T, S)
+        else:
+            pos = torch.arange(S, device=memory.device)
+            end = (visible * pos).amax(dim=1) + 1  # (B·g,): just past the last token each row reads
+            bias = self.cross_bias(end, pos)  # (1, H, B·g, S): by distance from that end
+            H = bias.shape[1]
+            bias = bias.view(H, B, g, 1, S).permute(1, 0, 2, 3, 4).expand(B, H, g, T, S).reshape(B, H, g * T, S)
+            hidden = ~visible.view(B, 1, g, 1, S).expand(B, 1, g, T, S).reshape(B, 1, g * T, S)
+            mask = bias.masked_fill(hidden, _masked_value(bias.dtype))
+        return [k for k, _ in kv], [v for _, v in kv], mask
+
+    def decode(
+        self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor, row_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Teacher-forced decoding: (N, T) decoder inputs -> logits (N, T, vocab).
 
         ``N`` may be a multiple g of the memory's batch B; rows g*b .. g*b+g-1 then read source b.
+        ``row_mask`` (N, S), True = visible, narrows each row's cross-attention to part of its source
+        (an all-targets row reads only the items before its target); by default a row sees ``src_mask``.
         """
         N, T = tgt_in.shape
         if N % memory.shape[0]:
             raise ValueError(f"{N} decoder rows do not split evenly over {memory.shape[0]} sources")
-        cross_k, cross_v, cross_mask = self._cross(memory, src_mask)
+        # the g rows of a source are stacked as g*T queries in `Attention.attend`: each row's mask repeats T times
+        cross_k, cross_v, cross_mask = self._cross(memory, src_mask, row_mask, T)
         pos = torch.arange(T, device=tgt_in.device)
         self_mask = self.decoder_bias(pos, pos)  # (1, H, T, T)
         future = torch.ones(T, T, dtype=torch.bool, device=tgt_in.device).triu(1)

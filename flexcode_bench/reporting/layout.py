@@ -92,4 +92,6 @@ def caption(report: Report, dataset: str, *, mark: str = MARK) -> str:
         parts.append(f"Protocol: {info.protocol_summary}.")
         if info.mixed_fields:
             parts.append(f"Warning: runs differ in protocol ({', '.join(info.mixed_fields)}).")
+    if report.left_out.get(dataset):
+        parts.append(f"Left out: {'; '.join(report.left_out[dataset])}.")
     return " ".join(parts)

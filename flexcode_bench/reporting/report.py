@@ -79,6 +79,8 @@ class Report:
     comparisons: dict[str, list[Comparison]] = field(default_factory=dict)  # dataset → corrected family
     # The aligned per-user records, kept for plots (bootstrap intervals, diagnostics); never serialised.
     sources: dict[str, AlignedRuns] = field(default_factory=dict, repr=False, compare=False)
+    # dataset → runs left out (unreadable files, or another config than the one used; see reporting.selection)
+    left_out: dict[str, list[str]] = field(default_factory=dict)
 
     def datasets(self) -> list[str]:
         return sorted({row.dataset for row in self.rows})
@@ -151,6 +153,7 @@ class Report:
                 {"dataset": dataset, **dataclasses.asdict(c)} for dataset, found in self.comparisons.items() for c in found
             ],
             "failed_runs": self.failed,
+            "left_out_runs": self.left_out,
         })  # fmt: skip
 
 
@@ -190,6 +193,8 @@ def build_report(
         FlexbenchError: no finished run matches, or two runs of a dataset saw different users.
         ConfigError: a bad option, a missing metric, or mixed protocols without ``allow_mixed``.
     """
+    from flexcode_bench import console
+    from flexcode_bench.reporting.selection import broken_notes, select_runs
     from flexcode_bench.results import load_runs
 
     metrics = _resolve_metrics(metrics, ks, by_popularity=by_popularity)
@@ -203,9 +208,14 @@ def build_report(
         raise ConfigError(f"n_resamples must be a positive integer, got {n_resamples!r}")
     settings = Settings(baseline_model, test, correction, float(alpha), seeds, allow_mixed, n_resamples)
 
-    runs = load_runs(Path(results_dir), include_failed=True)
+    broken: list[tuple[Path, str]] = []
+    runs = load_runs(Path(results_dir), include_failed=True, broken=broken)
     failed = [str(r.path) for r in runs if r.status != "finished"]
-    runs = [r for r in runs if r.status == "finished"]
+    runs, left_out = select_runs([r for r in runs if r.status == "finished"])
+    for dataset, notes in broken_notes(broken).items():
+        left_out[dataset] = notes + left_out.get(dataset, [])
+    for folder, problem in broken:
+        console.warning(f"left out {folder}: {problem}")
     if datasets:
         runs = [r for r in runs if r.dataset in datasets]
     if models:
@@ -219,7 +229,7 @@ def build_report(
     by_dataset: dict[str, list] = defaultdict(list)
     for run in runs:
         by_dataset[run.dataset].append(run)
-    report = Report(split, tuple(metrics), by_popularity, [], {}, failed, settings)
+    report = Report(split, tuple(metrics), by_popularity, [], {}, failed, settings, left_out=left_out)
     for dataset, group in sorted(by_dataset.items()):
         aligned = align_runs(group, split=split, metrics=metrics, allow_mixed=allow_mixed)
         _add_table(report, aligned)

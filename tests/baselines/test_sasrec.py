@@ -128,7 +128,7 @@ def test_given_all_windows_then_every_training_item_after_the_first_is_a_target(
 
 
 def test_given_bad_config_then_config_error():
-    assert set(PROFILES) == {"smoke", "quick", "paper"}
+    assert set(PROFILES) == {"smoke", "quick", "cpu", "paper"}
     with pytest.raises(ConfigError):
         SASRecConfig(loss="hinge")
     with pytest.raises(ConfigError):

@@ -75,10 +75,51 @@ def test_an_interrupted_grid_resumes_with_only_the_unfinished_runs(dirs, monkeyp
     grid = [*options, "-m", "popularity", "--seeds", "4", "--profile", "smoke", "--json"]
     assert run(*grid).exit_code != 0
     results = tmp_path / "results" / "tiny" / "popularity"
-    assert sorted(p.name for p in results.iterdir()) == ["seed-0", "seed-1"]  # nothing half-written for seed 2
-    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    # nothing half-written for seed 2: only its resume state, beside where its run folder will go
+    assert sorted(p.name for p in results.iterdir()) == ["seed-0", "seed-1", "seed-2.partial"]
+    before = {p: p.read_bytes() for p in results.glob("seed-[01]/*")}
 
     monkeypatch.setattr(popularity.Popularity, "fit", real_fit)
     outcomes = json.loads(run(*grid).stdout)
     assert [o["status"] for o in outcomes] == ["skipped", "skipped", "finished", "finished"]
     assert all(p.read_bytes() == content for p, content in before.items())
+    assert sorted(p.name for p in results.iterdir()) == ["seed-0", "seed-1", "seed-2", "seed-3"]  # no partial or lock left
+
+
+def flat(text: str) -> str:
+    """Text without any whitespace: immune to Rich folding a long path or line at any terminal width."""
+    return "".join(text.split())
+
+
+def test_every_unknown_name_and_bad_option_of_the_grid_is_reported_at_once_before_anything_is_written(dirs):
+    options, tmp_path = dirs
+    config = tmp_path / "grid.yaml"
+    config.write_text("model_overrides:\n  sasrec: {hiden: 16}\n")
+    result = run("-d", "tiny", "-d", "nope", "-m", "sasrec", "-m", "sasrek", "-m", "popularity", "--device", "tpu",
+                 "--config", str(config), "--seeds", "2", *options[2:])  # fmt: skip
+    assert result.exit_code == 2
+    said = flat(result.output)
+    assert flat("4 problem(s) in the grid; nothing was run") in said
+    assert flat("unknown dataset 'nope'") in said and "'sasrek'" in said and "'tpu'" in said and "'hiden'" in said
+    assert said.count("'nope'") == 1  # once for the grid, not once per run
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_dataset_never_prepared_is_named_with_the_command_that_prepares_it(dirs):
+    options, tmp_path = dirs
+    result = run("-d", "ml-1m", "-m", "popularity", *options[2:])
+    assert result.exit_code == 2
+    said = flat(result.output)
+    assert flat("dataset 'ml-1m' is not prepared") in said and flat("flexbench prepare ml-1m") in said
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_prepared_file_changed_after_prepare_is_refused_and_named(dirs):
+    options, tmp_path = dirs
+    items = tmp_path / "data" / "tiny" / "items.parquet"
+    items.write_bytes(items.read_bytes()[:-10] + b"0123456789")
+    result = run(*options, "-m", "popularity")
+    assert result.exit_code == 2
+    said = flat(result.output)
+    assert flat("items.parquet changed after `flexbench prepare`") in said and "--force" in said
+    assert not (tmp_path / "results").exists()

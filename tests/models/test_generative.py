@@ -1,31 +1,22 @@
 import numpy as np
+import pytest
 
-from flexcode_bench.models.generative import history_windows, training_windows
-
-
-def test_training_windows_cover_every_position_after_the_first_with_left_padding():
-    users, windows, targets = training_windows([np.array([5, 6, 7]), np.array([1, 2])], max_history=2)
-    assert users.tolist() == [0, 0, 1]
-    assert targets.tolist() == [6, 7, 2]
-    assert windows.tolist() == [[-1, 5], [5, 6], [-1, 1]]
-
-
-def test_training_windows_never_contain_the_target_or_later_items():
-    rng = np.random.default_rng(0)
-    sequences = [rng.permutation(50)[: rng.integers(2, 30)] for _ in range(40)]
-    users, windows, targets = training_windows(sequences, max_history=20)
-    for user, window, target in zip(users, windows, targets):
-        seq = sequences[user].tolist()
-        position = seq.index(target)
-        assert [i for i in window if i >= 0] == seq[max(0, position - 20) : position]
+from flexcode_bench.models.generative import drop_history, history_windows, learning_rate_factor
 
 
 def test_history_windows_keep_the_most_recent_items():
     assert history_windows([np.arange(30), np.array([3])], max_history=3).tolist() == [[27, 28, 29], [-1, -1, 3]]
 
 
-def test_windows_per_user_keeps_only_the_most_recent_targets():
-    users, windows, targets = training_windows([np.arange(6), np.array([9, 8])], max_history=3, per_user=2)
-    assert users.tolist() == [0, 0, 1]
-    assert targets.tolist() == [4, 5, 8]
-    assert windows[0].tolist() == [1, 2, 3]
+def test_masking_history_drops_history_items_keeps_order_and_pads_short_rows():
+    found = np.array([[4, 1, 7, 2, 9], [3, 5, 6, 8, 0]])
+    kept = drop_history(found, [np.array([1, 2]), np.array([3, 5, 6, 8])], k=3)
+    assert kept.tolist() == [[4, 7, 9], [0, -1, -1]]
+
+
+def test_the_learning_rate_warms_up_linearly_then_decays_to_zero_on_a_cosine():
+    factor = learning_rate_factor("cosine", warmup_steps=4, total_steps=104)
+    assert [factor(s) for s in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert factor(54) == pytest.approx(0.5)
+    assert factor(104) == pytest.approx(0.0, abs=1e-12)
+    assert learning_rate_factor("constant", 0, 10)(7) == 1.0

@@ -99,9 +99,9 @@ ROUTER_SHARE_OVERRIDES = {"max_epochs": 8, "patience": 8, "codebook_size": 8, "r
 
 
 def test_the_router_gives_popular_collaborative_items_a_larger_cf_share_than_rare_textual_ones(tmp_path):
-    """Measured over seeds 0-4 on one thread: CF share head 0.9998-0.9999, tail 0.312-0.414, so head - tail
-    is 0.586-0.688 against the 0.1 asked. With batch 256 (4 steps an epoch) it was -0.012-0.488.
-    Re-measure: bench/learned_margins.py."""
+    """Measured over seeds 0-4 on one thread: CF share head 0.9998-0.9999, tail 0.313-0.413, so head - tail
+    is 0.587-0.687 against the 0.1 asked. With batch 256 (4 steps an epoch; before the backbone registry)
+    it was -0.012-0.488. Re-measure: bench/learned_margins.py."""
     data = popular_cf_rare_text_dataset(tmp_path)
     model = model_factory("flexcode")("smoke", ROUTER_SHARE_OVERRIDES)
     result = model.fit(data, device="cpu", seed=0)

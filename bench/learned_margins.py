@@ -141,21 +141,9 @@ def dual_codebook(seed: int) -> dict:
 
 def generator(seed: int) -> dict:
     """tests/models/test_generator.py: last/first loss after 30 steps (bar 0.5)."""
-    from flexcode_bench.models.generator import Generator, GeneratorConfig
-    from tests.models.test_generator import V, sources, targets
+    from tests.models.test_generator import few_step_losses, small
 
-    torch.manual_seed(seed)
-    config = GeneratorConfig(vocab_size=V, d_model=32, n_heads=3, d_head=16, d_ff=64, n_encoder_layers=2,
-                             n_decoder_layers=2, dropout=0.0, max_source_len=24)  # fmt: skip
-    model, src, tgt = Generator(config).train(), sources(), targets(3, T=5)
-    optimizer, losses = torch.optim.Adam(model.parameters(), lr=3e-3), []
-    for _ in range(30):
-        logits = model(src, tgt[:, :-1])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), tgt[:, 1:].reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = few_step_losses(small(seed))
     return {"last/first loss": losses[-1] / losses[0]}
 
 

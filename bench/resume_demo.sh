@@ -3,7 +3,7 @@
 # what the resume saved; optionally compare it byte for byte with an uninterrupted run.
 #
 #   bash bench/resume_demo.sh                                   # ml-100k, SASRec, quick profile, with the comparison
-#   DATASET=amazon-beauty MODEL=sasrec CONFIG=bench/configs/amazon-beauty-cpu.yaml KILL_AT=6 COMPARE=0 \
+#   DATASET=amazon-beauty MODEL=sasrec PROFILE=cpu KILL_AT=6 COMPARE=0 \
 #       PREPARE_ARGS="--source s3rec --raw-dir ../shared/data/amazon-beauty --encoder none" bash bench/resume_demo.sh
 #
 # Environment: DATASET (ml-100k), MODEL (sasrec), PROFILE (quick), CONFIG (a grid YAML, optional),

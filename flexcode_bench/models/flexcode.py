@@ -69,7 +69,7 @@ class FlexCodeConfig(GenerativeConfig):
 PROFILES: dict[str, dict[str, Any]] = {
     name: {**GENERATIVE_PROFILES[name], **cf}
     for name, cf in {"smoke": dict(cf_profile="smoke", cf_epochs=2), "quick": dict(cf_epochs=10),
-                     "cpu": dict(cf_profile="cpu", cf_epochs=30), "paper": dict(cf_profile="paper", cf_epochs=100)}.items()
+                     "cpu": dict(cf_profile="cpu", cf_epochs=20), "paper": dict(cf_profile="paper", cf_epochs=100)}.items()
 }  # fmt: skip
 
 

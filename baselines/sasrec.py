@@ -300,6 +300,8 @@ class SASRec:
             n_train_positions=int((rows[:, :-1] > 0).sum()),
             device=str(device),
         )
+        if cfg.early_stopping:
+            result.diagnostics["early_stopping_metric"] = "ndcg@10 (validation, full ranking)"
         return result
 
     def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

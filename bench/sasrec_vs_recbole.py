@@ -57,6 +57,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="bench/out/sasrec_vs_recbole.json")
     args = parser.parse_args()
+    from flexcode_bench.errors import FlexbenchError
+    from flexcode_bench.extras import require_recbole
+
+    try:  # before any training: this bench compares against RecBole itself
+        require_recbole("bench/sasrec_vs_recbole.py")
+    except FlexbenchError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
     from baselines.recbole_adapter import build as build_recbole
     from baselines.sasrec import build as build_sasrec

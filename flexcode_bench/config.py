@@ -118,7 +118,9 @@ class GridConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    datasets: list[str] = Field(default_factory=lambda: ["ml-100k"])
+    datasets: list[str] = Field(
+        default_factory=list, description="Empty: every dataset prepared under data_dir (see resolved_datasets)."
+    )
     models: list[str] = Field(default_factory=lambda: ["flexcode", "tiger", "sasrec"])
     seeds: list[int] = Field(default_factory=lambda: [0])
     profile: Profile = "cpu"
@@ -137,6 +139,22 @@ class GridConfig(BaseModel):
         inherited = self.model_overrides.get(base, {}) if base != model else {}
         return {**inherited, **self.model_overrides.get(model, {})}
 
+    def resolved_datasets(self) -> list[str]:
+        """The datasets named, or else every dataset prepared under ``data_dir`` (none is an error)."""
+        if self.datasets:
+            return list(self.datasets)
+        from flexcode_bench.data.prepared import prepared_datasets
+        from flexcode_bench.errors import ConfigError
+
+        found = prepared_datasets(self.data_dir)
+        if not found:
+            raise ConfigError(
+                f"no dataset is prepared in {self.data_dir} and none was named",
+                hint="run `flexbench prepare ml-100k` (or any name from `flexbench ls datasets`) first, "
+                "or pass --dataset / --data-dir",
+            )
+        return found
+
     def expand(self) -> list[RunConfig]:
         return [
             RunConfig(
@@ -150,7 +168,7 @@ class GridConfig(BaseModel):
                 data_dir=self.data_dir,
                 results_dir=self.results_dir,
             )
-            for dataset in self.datasets
+            for dataset in self.resolved_datasets()
             for model in self.models
             for seed in self.seeds
         ]

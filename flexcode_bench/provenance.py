@@ -7,6 +7,7 @@ process stays torch-free.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import socket
 import subprocess
@@ -76,6 +77,7 @@ def build_manifest(
         "config_hash": config_hash,
         "protocol": dict(protocol),
         "device": device,
+        "host": host_compute(),
         "package_version": __version__,
         "git": dict(code_version()),
         "libraries": library_versions(),
@@ -84,7 +86,6 @@ def build_manifest(
         "peak_memory_mib": peak_memory_mib(),
         "started_at": started_at,
         "finished_at": utc_now(),
-        "hostname": socket.gethostname(),
         "diagnostics": dict(diagnostics or {}),
     }
 
@@ -142,6 +143,26 @@ def _distribution_version(name: str) -> str | None:
         return metadata.version(_DISTRIBUTIONS.get(name, name))
     except metadata.PackageNotFoundError:
         return None
+
+
+def host_compute() -> dict[str, Any]:
+    """The machine a run ran on (runs spread over a cluster say which one), its CPU model and logical
+    cores, and the torch intra-op threads (null when torch is not loaded): what a wall time was bought with."""
+    torch = sys.modules.get("torch")  # never import: reporting runs without torch
+    return {"hostname": socket.gethostname(), "cpu_model": cpu_model(), "machine": platform.machine(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads() if torch is not None else None}  # fmt: skip
+
+
+@functools.cache
+def cpu_model() -> str | None:
+    """The CPU's marketing name (``/proc/cpuinfo`` on Linux, ``platform.processor()`` elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def peak_memory_mib() -> float | None:

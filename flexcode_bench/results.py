@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -58,6 +58,8 @@ KEY_COLUMNS = ("split", "user_id", "target_item", "rank", "bucket")
 _METRIC_NAME = re.compile(r"^[A-Za-z_][\w.\-]*@\d+$")
 # seed-<n> is the run of the config run last; seed-<n>@<config_hash> a finished run of another config kept aside.
 _SEED_DIR = re.compile(r"^seed-(\d+)(@[0-9a-f]+)?$")
+PARTIAL_SUFFIX = ".partial"  # an unfinished run's checkpoints beside its folder (see flexcode_bench.resume)
+BROKEN_TAG = ".broken-"  # a run folder set aside because its files did not read back (see set_aside)
 _INCOMPLETE = "the run folder is incomplete: delete it and run again"
 
 
@@ -404,25 +406,98 @@ def load_runs(
     (folder, problem naming the file), for the caller to report.
     """
     records = []
-    for dataset_dir in _visible_dirs(Path(results_dir)):
+    for seed_dir in _run_folders(Path(results_dir), dataset, model):
+        if not _SEED_DIR.match(seed_dir.name):
+            continue
+        if broken is None:
+            record = load_run(seed_dir)
+        else:
+            record, problem = _checked_run(seed_dir)
+            if record is None:
+                broken.append((seed_dir, problem))
+                continue
+        if include_failed or record.status == "finished":
+            records.append(record)
+    return sorted(records, key=lambda record: (record.dataset, record.model, record.seed))
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One run folder as ``flexbench ls runs`` sees it, whatever its state.
+
+    ``status`` is the manifest's ("finished", "failed"), or "unfinished" for a ``<run>.partial``
+    folder (a run that was interrupted or is still going, with checkpoints), "unreadable" for a
+    folder that cannot be loaded (``error`` says why) and "set aside" for one the runner moved aside
+    as broken. ``kept_aside`` marks a finished run of another config (``seed-<n>@<hash>``), which a
+    report can still select. ``record`` is None unless it was loaded.
+    """
+
+    path: Path
+    dataset: str
+    model: str
+    seed: int | None
+    status: str
+    record: RunRecord | None = None
+    error: str | None = None
+    kept_aside: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """Plain data for listings: identity, status, profile, config hash, test metrics, wall time, dirty code."""
+        record = self.record
+        manifest = record.manifest if record else {}
+        test = (record.metrics.get("test") or {}).get("overall", {}) if record else {}
+        timings = manifest.get("timings") or {}
+        return {
+            "dataset": self.dataset, "model": self.model, "seed": self.seed, "status": self.status,
+            "kept_aside": self.kept_aside,
+            "profile": record.config.get("profile") if record else None,
+            "config_hash": manifest.get("config_hash"),
+            "test_recall@10": test.get("recall@10"), "test_ndcg@10": test.get("ndcg@10"),
+            "wall_seconds": round(sum(timings.values()), 3) if timings else None,
+            "dirty": (manifest.get("git") or {}).get("dirty"),
+            "finished_at": manifest.get("finished_at"),
+            "path": str(self.path), "error": self.error or _first_line(manifest.get("error")),
+        }  # fmt: skip
+
+
+def list_runs(results_dir: Path, *, dataset: str | None = None, model: str | None = None) -> list[RunEntry]:
+    """Every run folder under ``results_dir``, sorted by (dataset, model, seed): finished, failed,
+    unfinished and unreadable ones alike (a listing must show what a report leaves out)."""
+    entries = []
+    for folder in _run_folders(Path(results_dir), dataset, model):
+        name, _, aside = folder.name.partition(BROKEN_TAG)
+        match = _SEED_DIR.match(name.removesuffix(PARTIAL_SUFFIX))
+        if match is None:
+            continue
+        where = dict(path=folder, dataset=folder.parent.parent.name, model=folder.parent.name, seed=int(match.group(1)))
+        if aside:
+            entries.append(RunEntry(**where, status="set aside", error="its files did not read back; moved aside by run"))
+            continue
+        if name.endswith(PARTIAL_SUFFIX):
+            entries.append(RunEntry(**where, status="unfinished"))
+            continue
+        try:
+            record = load_run(folder)
+        except DataFormatError as exc:
+            entries.append(RunEntry(**where, status="unreadable", error=exc.message))
+            continue
+        where.update(dataset=record.dataset, model=record.model, seed=record.seed)
+        entries.append(RunEntry(**where, status=record.status, record=record, kept_aside=match.group(2) is not None))
+    return sorted(entries, key=lambda e: (e.dataset, e.model, e.seed if e.seed is not None else -1, e.status))
+
+
+def _run_folders(results_dir: Path, dataset: str | None, model: str | None) -> Iterator[Path]:
+    """The folders at run depth (``<dataset>/<model>/<run>``), filtered by dataset and model folder names."""
+    for dataset_dir in _visible_dirs(results_dir):
         if dataset is not None and dataset_dir.name != dataset:
             continue
         for model_dir in _visible_dirs(dataset_dir):
-            if model is not None and model_dir.name != model:
-                continue
-            for seed_dir in _visible_dirs(model_dir):
-                if not _SEED_DIR.match(seed_dir.name):
-                    continue
-                if broken is None:
-                    record = load_run(seed_dir)
-                else:
-                    record, problem = _checked_run(seed_dir)
-                    if record is None:
-                        broken.append((seed_dir, problem))
-                        continue
-                if include_failed or record.status == "finished":
-                    records.append(record)
-    return sorted(records, key=lambda record: (record.dataset, record.model, record.seed))
+            if model is None or model_dir.name == model:
+                yield from _visible_dirs(model_dir)
+
+
+def _first_line(text: str | None) -> str | None:
+    return text.splitlines()[0] if text else None
 
 
 def is_finished(path: Path, config_hash: str) -> bool:

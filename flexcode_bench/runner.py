@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flexcode_bench import console
+from flexcode_bench import console, shared_stages
 from flexcode_bench.config import ProtocolConfig, RunConfig, stable_hash
+from flexcode_bench.executors import LOCAL, ExecutorConfig
 from flexcode_bench.recommender import EpochReport, ScoringRecommender
 
 
@@ -163,7 +164,8 @@ def _train_and_record(
         t0 = time.perf_counter()
         resumable = "workdir" in inspect.signature(model.fit).parameters
         extra = {"workdir": partial.path} if resumable else {}
-        fit = model.fit(data, device=device, seed=config.seed, on_epoch=progress, **extra)
+        with shared_stages.recording() as shared:
+            fit = model.fit(data, device=device, seed=config.seed, on_epoch=progress, **extra)
         timings["train"] = time.perf_counter() - t0
 
         buckets = popularity_buckets(data.train_counts, BucketScheme(config.protocol.buckets))
@@ -182,6 +184,7 @@ def _train_and_record(
             "best_epoch": fit.best_epoch,
             "best_valid_metric": fit.best_valid_metric,
             "buckets": buckets.to_dict(),
+            "shared_stages": shared,
             "short_topk_lists": short_lists,  # users given fewer than max(K) items (history masking of a top-K)
             **fit.diagnostics,
         }
@@ -373,7 +376,9 @@ def _check_dataset(name: str, data_dir: Path) -> None:
         raise
 
 
-def run_grid(configs: Sequence[RunConfig], *, force: bool = False, keep_checkpoints: bool = False) -> list[RunOutcome]:
+def run_grid(
+    configs: Sequence[RunConfig], *, force: bool = False, keep_checkpoints: bool = False, executor: ExecutorConfig = LOCAL
+) -> list[RunOutcome]:
     """Run every config in order with a live view; failures are recorded and the grid goes on.
 
     The whole grid is checked first (:func:`check_grid`). A run another worker holds is left for
@@ -385,6 +390,10 @@ def run_grid(configs: Sequence[RunConfig], *, force: bool = False, keep_checkpoi
     finished and where the interrupted run stopped, and the exception propagates.
     """
     check_grid(configs)
+    if executor.kind == "ray":  # the same runs as Ray tasks, each through run_one (flexcode_bench.executors.ray)
+        from flexcode_bench.executors.ray import run_grid_on_ray
+
+        return run_grid_on_ray(configs, force=force, keep_checkpoints=keep_checkpoints, executor=executor)
     outcomes: dict[int, RunOutcome] = {}
     current: RunConfig | None = None
     with console.progress() as bar:

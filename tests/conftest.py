@@ -14,6 +14,9 @@ for _variable in ("FORCE_COLOR", "TTY_COMPATIBLE"):
     os.environ.pop(_variable, None)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+# Where the README's main command (and .ci/run) puts the recbole wheel that carries MovieLens-100K.
+RECBOLE_WHEEL_DIR = REPO / "data" / "raw" / "ml-100k" / "recbole"
 
 
 @pytest.fixture
@@ -23,6 +26,25 @@ def shared_beauty() -> Path:
     if not (path / "Beauty.txt").is_file():
         pytest.skip(f"{path} is absent (research data kept outside the repo)")
     return path
+
+
+@pytest.fixture
+def ml100k_data_dir(tmp_path: Path) -> Path:
+    """A fresh data folder in which `prepare ml-100k` finds MovieLens-100K offline: the installed
+    recbole package, or else a copy of the recbole wheel the README's main command fetched."""
+    import importlib.util
+    import shutil
+
+    data_dir = tmp_path / "data"
+    if importlib.util.find_spec("recbole") is None:
+        wheels = sorted(RECBOLE_WHEEL_DIR.glob("recbole-1.2.1-*.whl"))
+        if not wheels:
+            pytest.skip(f"neither recbole nor its wheel in {RECBOLE_WHEEL_DIR} "
+                        f"(pip download --no-deps recbole==1.2.1 -d {RECBOLE_WHEEL_DIR})")  # fmt: skip
+        target = data_dir / "raw" / "ml-100k" / "recbole"
+        target.mkdir(parents=True)
+        shutil.copy(wheels[-1], target)
+    return data_dir
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -404,7 +404,7 @@ def test_manifest_records_provenance_costs_and_protocol() -> None:
     assert manifest["timings"] == {"fit": 1.5, "evaluate": 0.25}
     assert (manifest["dataset"], manifest["dataset_fingerprint"], manifest["seed"]) == ("toy", "f" * 16, 0)
     assert manifest["started_at"] <= manifest["finished_at"]
-    assert manifest["hostname"]
+    assert manifest["host"]["hostname"]
     assert manifest["status"] == "finished" and manifest["error"] is None
 
 

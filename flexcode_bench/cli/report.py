@@ -31,7 +31,10 @@ def command(
         int, typer.Option(min=1, help="Resamples of the randomization test and bootstrap CIs (fewer = faster).")
     ] = 10_000,
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Compare runs made under different protocols.")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table | md | latex | csv | json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | md | latex | csv | json | html (one self-contained page).")] = "table",
+    layout: Annotated[
+        str, typer.Option(help="dataset (a table per dataset) | paper (models × one column group per dataset).")
+    ] = "dataset",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file.")] = None,
     plots: Annotated[Optional[Path], typer.Option(help="Also write figures (PNG and PDF) into this folder.")] = None,
     split: Annotated[str, typer.Option(help="test | valid.")] = "test",
@@ -40,18 +43,21 @@ def command(
     """Summarise finished runs: mean ± std over seeds per model, overall and by popularity bucket, with
     paired significance tests against a baseline.
 
-    Example: flexbench report --by-popularity --k 10 --format latex --output table.tex
+    Examples: flexbench report --by-popularity --k 10 --format latex --output table.tex;
+    flexbench report --layout paper --format latex; flexbench report --format html --output report.html
     """
     from flexcode_bench.atomic import write_text
     from flexcode_bench.errors import ConfigError
-    from flexcode_bench.evaluation.significance import check_choice
-    from flexcode_bench.reporting.render import FORMATS, render, to_rich
+    from flexcode_bench.reporting.render import check_layout, render, to_rich
     from flexcode_bench.reporting.report import build_report
 
     if as_json and fmt not in ("table", "json"):
         raise ConfigError(f"--json and --format {fmt} contradict each other", hint="--json is short for --format json")
     fmt = "json" if as_json else fmt
-    check_choice(fmt, FORMATS, "format")  # before the (possibly slow) tests, not after
+    check_layout(fmt, layout)  # before the (possibly slow) tests, not after
+    if layout == "paper" and by_popularity:
+        raise ConfigError("--layout paper shows overall metrics per dataset; it has no bucket columns",
+                          hint="drop --by-popularity, or use the default --layout dataset for buckets")  # fmt: skip
     report = build_report(
         results_dir,
         datasets=dataset,
@@ -69,13 +75,13 @@ def command(
         n_resamples=resamples,
     )
     if output is not None:
-        write_text(output, render(report, fmt))
+        write_text(output, render(report, fmt, layout))
         console.success(f"wrote {fmt} report to {output}")
-    elif fmt == "table":
+    elif fmt == "table" and layout == "dataset":
         for table in to_rich(report):
             console.print_table(table)
     else:
-        console.data.print(render(report, fmt), soft_wrap=True, markup=False, emoji=False, highlight=False, end="")
+        console.data.print(render(report, fmt, layout), soft_wrap=True, markup=False, emoji=False, highlight=False, end="")
     if plots is not None:
         from flexcode_bench.reporting.plots import write_plots
 

@@ -18,7 +18,7 @@ from flexcode_bench.cli.errors import friendly_errors
 @friendly_errors
 def command(
     *,
-    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset(s) (default: ml-100k).")] = None,
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Dataset(s) (default: every dataset prepared under --data-dir).")] = None,
     model: Annotated[
         Optional[list[str]], typer.Option("--model", "-m", help="Model(s), e.g. sasrec or recbole:GRU4Rec.")
     ] = None,
@@ -39,6 +39,11 @@ def command(
     keep_checkpoints: Annotated[
         bool, typer.Option("--keep-checkpoints", help="Keep each run's best weights (model.pt) in its folder.")
     ] = False,
+    executor: Annotated[
+        str, typer.Option(help="local (one run after another, here) | ray (Ray tasks; pip install -e '.[ray]').")
+    ] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (default: start a local one).")] = None,
+    cpus_per_run: Annotated[int, typer.Option(min=1, help="Ray: CPUs reserved per run (its torch threads).")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcomes as JSON on stdout.")] = False,
 ) -> None:
     """Train, evaluate and record every dataset × model × seed; finished identical runs are skipped.
@@ -66,12 +71,13 @@ def command(
         "results_dir": results_dir,
     }
     grid = load_grid_config(config, flags)
+    executor_config = _executor_config(executor, address, cpus_per_run)
     if dry_run:
         _render_plan(plan_grid(grid.expand(), force=force), as_json)
         return
     with _sigterm_as_interrupt():
         try:
-            outcomes = run_grid(grid.expand(), force=force, keep_checkpoints=keep_checkpoints)
+            outcomes = run_grid(grid.expand(), force=force, keep_checkpoints=keep_checkpoints, executor=executor_config)
         except KeyboardInterrupt as exc:
             raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
 
@@ -86,6 +92,20 @@ def command(
     failed = [o for o in outcomes if o.status in ("failed", "busy")]
     if failed:
         raise typer.Exit(1)
+
+
+def _executor_config(kind: str, address: str | None, cpus_per_run: int):
+    from pydantic import ValidationError
+
+    from flexcode_bench.errors import ConfigError
+    from flexcode_bench.executors import ExecutorConfig
+
+    if address is not None and kind != "ray":
+        raise ConfigError("--address names a Ray cluster; it needs --executor ray")
+    try:
+        return ExecutorConfig(kind=kind, address=address, cpus_per_run=cpus_per_run)
+    except ValidationError:
+        raise ConfigError(f"--executor must be local or ray, got {kind!r}") from None
 
 
 def _render_plan(planned, as_json: bool) -> None:

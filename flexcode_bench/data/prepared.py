@@ -123,6 +123,19 @@ def _split_by_user(rows: pd.DataFrame, n_users: int) -> list[np.ndarray]:
     return [items[bounds[u] : bounds[u + 1]] for u in range(n_users)]
 
 
+def prepared_datasets(data_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """Names of the datasets prepared under ``data_dir``, sorted: every folder holding a manifest.
+
+    Staging and backup folders (a leading ".") and ``raw/`` downloads are not prepared datasets.
+    """
+    root = Path(data_dir if data_dir is not None else default_data_dir())
+    if not root.is_dir():
+        return []
+    return sorted(
+        child.name for child in root.iterdir() if not child.name.startswith(".") and (child / MANIFEST).is_file()
+    )
+
+
 def file_sha256(file: Path) -> str:
     digest = hashlib.sha256()
     with open(file, "rb") as source:

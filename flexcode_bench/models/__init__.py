@@ -41,8 +41,15 @@ ABLATION_MODELS = tuple(variant_name(name) for name in ABLATIONS)  # `flexbench 
 
 
 def model_factory(name: str) -> ModelFactory:
-    """The factory for ``name``; ``recbole:GRU4Rec`` and friends go through the RecBole adapter."""
+    """The factory for ``name``; ``recbole:GRU4Rec`` and friends go through the RecBole adapter.
+
+    Raises:
+        MissingExtraError: a ``recbole:`` model without the ``recbole`` extra installed.
+    """
     if name.startswith(RECBOLE_PREFIX):
+        from flexcode_bench.extras import require_recbole
+
+        require_recbole(f"model {name!r}")  # before anything imports it: one clear error naming the extra
         from baselines.recbole_adapter import build
 
         return functools.partial(build, name[len(RECBOLE_PREFIX) :])

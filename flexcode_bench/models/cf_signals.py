@@ -9,11 +9,12 @@ keyed by the dataset fingerprint and the SASRec config, so every FlexCode varian
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
 
 import numpy as np
 
-from flexcode_bench import console
+from flexcode_bench import console, shared_stages
 from flexcode_bench.atomic import atomic_path, write_text
 from flexcode_bench.config import stable_hash
 from flexcode_bench.locks import FileLock, lock_path_for
@@ -29,29 +30,42 @@ def cf_signals(data, *, profile: str, epochs: int, device: str, seed: int) -> tu
     key = stable_hash({"fingerprint": data.fingerprint, "sasrec": asdict(sasrec.config), "seed": seed})
     cache = data.path / CF_DIR / f"sasrec-{key}.npz"
     if cache.is_file():
-        stored = np.load(cache)
-        return stored["embeddings"], stored["uncertainty"]
+        return _load(cache)
     if not data.path.is_dir():  # in-memory test datasets have no folder to cache into
-        return _train(data, sasrec, epochs=epochs, device=device, seed=seed)
+        return _train(data, sasrec, epochs=epochs, device=device, seed=seed)[:2]
     # Workers sharing the data folder train it once: the others wait here and read the cache.
     with FileLock(lock_path_for(cache)):
         if cache.is_file():
-            stored = np.load(cache)
-            return stored["embeddings"], stored["uncertainty"]
-        embeddings, uncertainty = _train(data, sasrec, epochs=epochs, device=device, seed=seed)
+            return _load(cache)
+        embeddings, uncertainty, seconds = _train(data, sasrec, epochs=epochs, device=device, seed=seed)
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as sink:
                 np.savez(sink, embeddings=embeddings, uncertainty=uncertainty)
-        write_text(cache.with_suffix(".json"), json.dumps({"key": key, "profile": profile, "epochs": epochs, "seed": seed}))
+        sidecar = {"key": key, "profile": profile, "epochs": epochs, "seed": seed, "seconds": round(seconds, 3)}
+        write_text(cache.with_suffix(".json"), json.dumps(sidecar))
     return embeddings, uncertainty
 
 
-def _train(data, sasrec, *, epochs: int, device: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _train(data, sasrec, *, epochs: int, device: str, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
     console.info(f"training the CF model (SASRec, {epochs} epochs on the training split) for FlexCode's codebook")
+    started = time.perf_counter()
     sasrec.fit(data, device=device, seed=seed)
     embeddings = sasrec.item_embeddings()
     uncertainty = next_item_entropy(sasrec, data.n_items)
-    return embeddings, uncertainty
+    seconds = time.perf_counter() - started
+    shared_stages.note("cf_model", seconds=seconds, computed=True)
+    return embeddings, uncertainty, seconds
+
+
+def _load(cache) -> tuple[np.ndarray, np.ndarray]:
+    """A cached CF model's arrays; notes what filling the cache took (None for caches older than that record)."""
+    stored = np.load(cache)
+    try:
+        seconds = json.loads(cache.with_suffix(".json").read_text(encoding="utf-8")).get("seconds")
+    except (OSError, ValueError, AttributeError):
+        seconds = None
+    shared_stages.note("cf_model", seconds=seconds, computed=False)
+    return stored["embeddings"], stored["uncertainty"]
 
 
 def next_item_entropy(model, n_items: int, batch: int = 1024) -> np.ndarray:

@@ -172,7 +172,10 @@ class FlexCode(GenerativeRetriever):
             b: np.bincount(self._splits[buckets == b], minlength=self.config.levels + 1).tolist()
             for b in by_bucket
         }
+        from flexcode_bench.models.allocation import allocation_sample
+
         return {
+            "allocation_sample": allocation_sample(data.item_texts, self._splits, share, buckets, data.train_counts, self.config.levels),
             "item_splits": self._splits.tolist(),
             "cf_share_by_bucket": by_bucket,
             "split_counts_by_bucket": splits_by_bucket,

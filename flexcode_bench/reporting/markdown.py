@@ -32,3 +32,29 @@ def _line(cells: list[str]) -> str:
 def _escape(text: str) -> str:
     # A pipe would end the cell; * and _ would start emphasis inside model names like no_align.
     return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def to_markdown_paper(report: Report) -> str:
+    """The paper layout: one row per model, per dataset its metrics and Δ to the strongest baseline."""
+    from flexcode_bench.reporting.latex import _short
+    from flexcode_bench.reporting.paper import improvement_text, paper_caption, paper_table
+
+    table = paper_table(report)
+    headers, lines = ["model"], []
+    for dataset in table.datasets:
+        headers += [f"{dataset} {_short(m)}" for m in table.metrics]
+        if table.strongest.get(dataset):
+            headers.append(f"{dataset} Δ")
+    lines = [f"### {report.split} split: {' | '.join(table.datasets)}", "", _line([_escape(h) for h in headers]),
+             _line(["---"] + ["---:"] * (len(headers) - 1))]  # fmt: skip
+    for model in table.models:
+        cells = [_escape(model)]
+        for dataset in table.datasets:
+            row = next((r for r in report.rows_for(dataset) if r.model == model), None)
+            for metric in table.metrics:
+                cells.append(cell_text(report, dataset, row, metric, None, bold="**{}**") if row else "—")
+            if table.strongest.get(dataset):
+                cells.append(improvement_text(table, dataset, model))
+        lines.append(_line(cells))
+    lines += ["", f"*{_escape(paper_caption(report, table))}*"]
+    return "\n".join(lines) + "\n"

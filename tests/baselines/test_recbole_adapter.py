@@ -14,8 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from baselines import recbole_compat
-from baselines.recbole_adapter import (
+from flexcode_bench.extras import installed
+
+if not installed("recbole"):
+    pytest.skip('needs the recbole extra (pip install -e ".[recbole]", Python 3.10/3.11)', allow_module_level=True)
+
+from baselines import recbole_compat  # noqa: E402
+from baselines.recbole_adapter import (  # noqa: E402
     RecBoleConfig,
     RecBoleModel,
     build,

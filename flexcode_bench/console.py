@@ -6,6 +6,8 @@ caller sees the same messages as a CLI user and stdout stays clean for data (``-
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -18,20 +20,34 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+
+class _DataConsole(Console):
+    """stdout. ``print_json`` never colours: JSON is for machines (``| jq``, ``json.loads``), and Rich
+    would otherwise add escape codes on a terminal or whenever FORCE_COLOR is set, even into a pipe."""
+
+    def print_json(self, json: str | None = None, *, highlight: bool = False, **kwargs: Any) -> None:
+        super().print_json(json, highlight=highlight, **kwargs)
+
+
 status = Console(stderr=True, highlight=False)
-data = Console(highlight=False)
+data = _DataConsole(highlight=False)
+
+
+# Status messages are never hard-wrapped (soft_wrap): Rich would otherwise break them at the terminal
+# width, or at an assumed 80 columns when stderr is a log file, splitting paths and phrases across lines
+# so they can be neither copied nor grepped. A terminal still wraps a long line for display.
 
 
 def info(message: str) -> None:
-    status.print(message)
+    status.print(message, soft_wrap=True)
 
 
 def success(message: str) -> None:
-    status.print(f"[green]✓[/green] {message}")
+    status.print(f"[green]✓[/green] {message}", soft_wrap=True)
 
 
 def warning(message: str) -> None:
-    status.print(f"[bold yellow]warning:[/bold yellow] {message}")
+    status.print(f"[bold yellow]warning:[/bold yellow] {message}", soft_wrap=True)
 
 
 def error(message: str, hint: str | None = None) -> None:

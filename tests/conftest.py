@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Tests read what a user reads, not escape codes: colour forced by the caller's environment (CI systems
+# often set FORCE_COLOR) is turned off before flexbench's consoles are created. NO_COLOR, TERM and
+# COLUMNS are left as they are; the suite passes under any of them.
+for _variable in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+    os.environ.pop(_variable, None)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REPO = Path(__file__).resolve().parents[1]

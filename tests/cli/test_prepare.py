@@ -56,7 +56,7 @@ def test_prepare_amazon_sports_downloads_checks_and_preprocesses_through_a_mirro
     lock = json.loads((tmp_path / "data" / "raw" / "amazon-sports" / "mcauley-2014" / "checksums.lock.json").read_text())
     assert set(lock) == {"reviews_Sports_and_Outdoors_5.json.gz", "meta_Sports_and_Outdoors.json.gz"}
     # published statistics differ from the fixture's: a loud warning naming both counts
-    assert "n_users is 40 after preprocessing but the published figure is 35,598" in result.output.replace("\n", " ")
+    assert "n_users is 40 after preprocessing but the published figure is 35,598" in result.stderr
 
 
 def test_malformed_lines_are_quarantined_and_summarised_not_fatal(tmp_path, sports_mirror):
@@ -70,16 +70,19 @@ def test_malformed_lines_are_quarantined_and_summarised_not_fatal(tmp_path, spor
 
 def test_rerunning_is_a_no_op_and_force_redoes_the_work(tmp_path, sports_mirror):
     server, _ = sports_mirror
-    args = ("amazon-sports", "--mirror", server.url, "--data-dir", str(tmp_path), "--encoder", "none")
-    assert invoke(*args).exit_code == 0
+    args = ("amazon-sports", "--mirror", server.url, "--data-dir", str(tmp_path), "--encoder", "none", "--json")
+    first_run = invoke(*args)
+    assert first_run.exit_code == 0 and json.loads(first_run.stdout)["reused"] is False
     manifest = tmp_path / "amazon-sports" / "manifest.json"
     first = manifest.stat().st_mtime_ns
     requests_before = len(server.requests)
     again = invoke(*args)
-    assert again.exit_code == 0 and "up to date" in again.output
+    assert again.exit_code == 0 and json.loads(again.stdout)["reused"] is True
+    assert f"prepared data in {tmp_path / 'amazon-sports'} is up to date" in again.stderr  # never wrapped
     assert manifest.stat().st_mtime_ns == first
     assert len(server.requests) == requests_before  # cached raw files, no network
-    assert invoke(*args, "--force").exit_code == 0
+    forced = invoke(*args, "--force")
+    assert forced.exit_code == 0 and json.loads(forced.stdout)["reused"] is False
     assert manifest.stat().st_mtime_ns != first
 
 
@@ -111,8 +114,7 @@ def test_without_network_the_error_names_the_url_and_explains_raw_dir(tmp_path):
     with closed_port() as url:
         result = invoke("amazon-beauty", "--mirror", url, "--data-dir", str(tmp_path))
     assert result.exit_code == 2
-    text = result.output.replace("\n", " ")
-    assert "reviews_Beauty_5.json.gz" in text and "--raw-dir" in text
+    assert "reviews_Beauty_5.json.gz" in result.stderr and "--raw-dir" in result.stderr
 
 
 def test_a_truncated_gzip_given_by_hand_is_named_and_left_in_place(tmp_path):

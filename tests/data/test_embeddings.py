@@ -74,7 +74,7 @@ def test_given_minilm_then_384_dims_deterministic_and_semantic(minilm):
     np.testing.assert_allclose(first, second, atol=1e-5)
     assert np.array_equal(first, embed_texts(TEXTS, device="cpu", show_progress=False))
     polish, lacquer, shampoo = first[:3]
-    assert cosine(polish, lacquer) > cosine(polish, shampoo) + 0.1
+    assert cosine(polish, lacquer) > cosine(polish, shampoo) + 0.1  # 0.665 vs 0.239: fixed weights, no training
 
 
 def test_given_alias_then_same_bundled_model(minilm):

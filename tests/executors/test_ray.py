@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from flexcode_bench.extras import MissingExtraError, require_ray
+from tests.support.cli_process import ENTRY_POINT  # Ctrl-C works even when the suite runs as a background job
 from tests.support.prepared_on_disk import popular_head_sequences, write_sequences
 
 try:
@@ -67,7 +68,7 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def flexbench(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-c", "from flexcode_bench.cli import main; main()", *args], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", ENTRY_POINT, *args], capture_output=True, text=True,
                           env=ENV, cwd=REPO, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done
@@ -133,7 +134,7 @@ def test_ctrl_c_cancels_the_remaining_tasks_and_leaves_no_half_written_run(clust
     grid = ["run", "-d", "tiny", "--data-dir", str(data_dir), "--results-dir", str(results), "-m", "sasrec",
             "--seeds", "4", "--profile", "smoke", "--device", "cpu", "--config", str(slow),
             "--executor", "ray", "--address", cluster]  # fmt: skip
-    driver = subprocess.Popen([sys.executable, "-c", "from flexcode_bench.cli import main; main()", *grid],
+    driver = subprocess.Popen([sys.executable, "-c", ENTRY_POINT, *grid],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO)  # fmt: skip
     runs = results / "tiny" / "sasrec"
     deadline = time.monotonic() + 300
@@ -159,7 +160,7 @@ def test_relative_data_and_results_folders_mean_the_drivers_folders_not_the_work
     (tmp_path / "data").symlink_to(data_dir)  # the Ray head (and so its workers) run in the repository root
     args = ["run", "-d", "tiny", "--data-dir", "data", "--results-dir", "results", "-m", "popularity", "--profile",
             "smoke", "--executor", "ray", "--address", cluster, "--json"]  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", "from flexcode_bench.cli import main; main()", *args],
+    done = subprocess.run([sys.executable, "-c", ENTRY_POINT, *args],
                           capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "results" / "tiny" / "popularity" / "seed-0" / "manifest.json").is_file()

@@ -64,6 +64,7 @@ def test_alignment_loss_is_low_for_matched_pairs_and_high_for_shuffled_ones():
 
 
 def test_joint_training_aligns_the_reconstructions_only_when_asked():
+    """Measured over seeds 0-4 on one thread: aligned 4.608-4.673, unaligned 4.883-5.491 (gap >= 0.27)."""
     rng = np.random.default_rng(0)
     text = rng.normal(size=(300, 24)).astype(np.float32)
     cf = (text[:, :12] @ rng.normal(size=(12, 8))).astype(np.float32)  # CF signal correlated with text

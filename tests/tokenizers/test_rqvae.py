@@ -22,6 +22,10 @@ N_CLUSTERS, DIM = 8, 64
 
 @pytest.fixture(scope="module")
 def clusters() -> tuple[np.ndarray, np.ndarray]:
+    return clustered_points()
+
+
+def clustered_points() -> tuple[np.ndarray, np.ndarray]:
     """2,000 points in 8 well-separated Gaussian clusters in 64-d, and their cluster labels."""
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(N_CLUSTERS, DIM)) * 4.0
@@ -47,6 +51,7 @@ def purity(codes: np.ndarray, labels: np.ndarray) -> float:
 
 
 def test_given_clustered_embeddings_then_level1_codes_separate_the_clusters(fitted, clusters):
+    """Measured over seeds 0-4 on one thread: purity 1.0, 23-28 level-1 codes used, smallest perplexity 14.2-18.7."""
     _, _, codes = fitted
     assert purity(codes[:, 0], clusters[1]) > 0.9
     usage = codebook_usage(codes, 32)
@@ -55,6 +60,7 @@ def test_given_clustered_embeddings_then_level1_codes_separate_the_clusters(fitt
 
 
 def test_given_training_then_loss_decreases_and_epochs_are_reported(fitted):
+    """Measured over seeds 0-4 on one thread: last/first loss 0.068-0.163."""
     _, history, _ = fitted
     assert len(history) == 15
     assert history[-1].train_loss < 0.5 * history[0].train_loss
@@ -86,6 +92,8 @@ def test_straight_through_sends_reconstruction_gradient_to_the_encoder(clusters)
 
 
 def test_given_kmeans_init_then_codebooks_fit_the_latents_not_the_random_init(clusters):
+    """Measured over seeds 0-4 on one thread: error ratio k-means/random 0.024-0.057, largest first-level
+    code coordinate 0.83-1.38, all 32 codes used."""
     x = torch.from_numpy(clusters[0])
     errors = {}
     for kmeans_init in (True, False):
@@ -118,16 +126,21 @@ def test_given_unused_codes_then_restart_reseeds_them_from_residuals():
 
 
 def test_given_random_init_then_restarts_revive_dead_codes(clusters):
+    """Without restarts, codes a random init leaves unchosen stay dead; with them, every code unchosen in
+    an epoch is re-seeded and many are chosen again. Level-1 codes chosen in the last (4th) epoch,
+    with / without restarts, measured over seeds 0-9 on one thread: 18/5, 21/5, 19/3, 23/6, 20/6, 19/4,
+    13/4, 17/3, 12/4, 18/5 (ratio >= 3.0; the same for seeds 0-2 under ATEN_CPU_CAPABILITY=default).
+    How many codes the init leaves dead varies too much with the seed to pin (9-26 of 32)."""
     used, history = {}, {True: [], False: []}
     for restart in (True, False):
         config = small_config(epochs=4, kmeans_init=False, dead_code_restart=restart)
-        model = fit_rqvae(clusters[0], config, on_epoch=history[restart].append)
-        used[restart] = codebook_usage(encode(model, clusters[0]), 32)[0]["used"]
-    # a random init leaves most level-1 codes dead; restarted codes are chosen again the next epoch
-    assert history[True][0].extra["used_l0"] < 16 and history[True][0].extra["restarted_l0"] > 16
-    assert max(epoch.extra["used_l0"] for epoch in history[True][1:]) >= 20
-    assert max(epoch.extra["used_l0"] for epoch in history[False]) <= 10
-    assert used[True] > 1.5 * used[False]
+        fit_rqvae(clusters[0], config, on_epoch=history[restart].append)
+        used[restart] = history[restart][-1].extra["used_l0"]
+    # threshold 1: a code either was chosen this epoch or is restarted (none after the last epoch)
+    assert [epoch.extra["used_l0"] + epoch.extra["restarted_l0"] for epoch in history[True][:-1]] == [32] * 3
+    assert all(epoch.extra["restarted_l0"] == 0 for epoch in history[False])
+    assert used[False] < 16  # most codes dead without restarts (measured 3-6)
+    assert used[True] > 2 * used[False]
 
 
 def test_given_same_seed_then_same_codes(clusters, fitted):

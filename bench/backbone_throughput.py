@@ -7,7 +7,8 @@ prefix. Both run the same generator, item codes, optimiser and loss; only the ba
 encoder mask differ. TIGER's codes are its random-ID ablation (same shape as semantic IDs) so that no
 RQ-VAE is trained here: throughput does not depend on which codes the items get. FlexCode
 (``--model flexcode``) scores each target under its L + 1 splits (L + 1 decoder rows per target, one
-encoder pass); its codebooks are fitted for one epoch only (a smoke CF SASRec), for the same reason.
+encoder pass); its CF model is a one-epoch smoke SASRec, for the same reason. The RQ-VAEs train fully:
+collision tokens grow the vocabulary, and so the output layer, when codebooks are left untrained.
 
     python bench/backbone_throughput.py --data-dir /work/runs/data [--dataset amazon-beauty]
         [--model tiger|flexcode] [--size quick|cpu|paper] [--steps 20] [--precision fp32|bf16] [--threads 1]
@@ -33,7 +34,7 @@ from flexcode_bench.data.prepared import load_prepared  # noqa: E402
 from flexcode_bench.models import build_model  # noqa: E402
 
 # codes whose values do not matter for speed, fitted as cheaply as each model allows
-CHEAP_CODES = {"tiger": {"item_ids": "random"}, "flexcode": {"cf_profile": "smoke", "cf_epochs": 1, "rqvae_epochs": 1}}
+CHEAP_CODES = {"tiger": {"item_ids": "random"}, "flexcode": {"cf_profile": "smoke", "cf_epochs": 1}}
 
 
 def measure(data, name: str, size: str, backbone: str, steps: int, precision: str) -> dict:

@@ -90,7 +90,11 @@ def _masked_value(dtype: torch.dtype) -> float:
 
 
 def source_items(length: int, depth: int, device: torch.device | str) -> torch.Tensor:
-    """Item slot of each source position (S,): -1 for the user token at 0, then depth tokens per slot."""
+    """Item slot of each source position (S,): position 0 is slot -1, then depth tokens per slot.
+
+    A right-aligned source puts its user token in the last padding position before the first item, so
+    the user token's slot is always below every item's (and is -1 in a row with no padding).
+    """
     return torch.div(torch.arange(length, device=device) - 1, depth, rounding_mode="floor")
 
 

@@ -34,6 +34,10 @@ class EvaluationInputError(FlexbenchError, ValueError):
     """
 
 
+class TrainingDivergedError(FlexbenchError):
+    """A training loss became NaN or infinite: the run stops instead of training on garbage."""
+
+
 class DataFormatError(FlexbenchError):
     """An input file is empty, truncated or not in the expected format."""
 

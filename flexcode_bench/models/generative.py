@@ -276,6 +276,12 @@ class GenerativeRetriever:
             total, seen = 0.0, 0
             for batch in examples.batches(rng, cfg.batch_size):
                 loss = self.batch_loss(batch)
+                if not torch.isfinite(loss):
+                    from flexcode_bench.errors import TrainingDivergedError
+
+                    raise TrainingDivergedError(
+                        f"{type(self).__name__}'s training loss is {float(loss)} at epoch {epoch}, optimiser step "
+                        f"{scheduler.last_epoch + 1}", hint="try precision: fp32 (is it bf16?) or a lower lr")  # fmt: skip
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

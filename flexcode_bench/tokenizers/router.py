@@ -77,14 +77,24 @@ class Router(nn.Module):
         self.register_buffer("k", k, persistent=False)
         self.register_buffer("log_binom", log_binom, persistent=False)
 
+    def log_shares(self, features: torch.Tensor) -> torch.Tensor:
+        """(log α, log(1 − α)) [n, 2], in float32 even under autocast.
+
+        The router is tiny, and in bf16 a confident router rounds α to exactly 1: log(1 − α) is then -inf
+        and the all-CF split's 0 · -inf made FlexCode's loss NaN (amazon-beauty, cpu profile, step ~165).
+        log_softmax gives both logs without ever forming 1 − α.
+        """
+        with torch.autocast(features.device.type, enabled=False):
+            return torch.log_softmax(self.mlp(features.float()) / self.temperature, dim=-1)
+
     def cf_share(self, features: torch.Tensor) -> torch.Tensor:
         """α [n] in (0, 1)."""
-        return torch.softmax(self.mlp(features) / self.temperature, dim=-1)[:, 0]
+        return self.log_shares(features)[:, 0].exp()
 
     def split_distribution(self, features: torch.Tensor) -> torch.Tensor:
         """P(k) [n, L + 1] = C(L, k) α^k (1 − α)^(L − k)."""
-        alpha = self.cf_share(features).clamp(1e-6, 1 - 1e-6)[:, None]  # (n, 1)
-        log_p = self.log_binom + self.k * alpha.log() + (self.levels - self.k) * (1 - alpha).log()  # (n, L+1)
+        log_alpha, log_rest = self.log_shares(features).unbind(dim=1)  # 2 x (n,)
+        log_p = self.log_binom + self.k * log_alpha[:, None] + (self.levels - self.k) * log_rest[:, None]  # (n, L+1)
         return log_p.exp()
 
     def hard_splits(self, features: torch.Tensor) -> torch.Tensor:

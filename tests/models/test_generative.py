@@ -20,3 +20,17 @@ def test_the_learning_rate_warms_up_linearly_then_decays_to_zero_on_a_cosine():
     assert factor(54) == pytest.approx(0.5)
     assert factor(104) == pytest.approx(0.0, abs=1e-12)
     assert learning_rate_factor("constant", 0, 10)(7) == 1.0
+
+
+def test_a_loss_that_becomes_nan_stops_training_with_an_error_naming_the_step(monkeypatch):
+    import torch
+
+    from flexcode_bench.errors import TrainingDivergedError
+    from flexcode_bench.models import build_model
+    from tests.support.synthetic import dataset_from_sequences
+
+    data = dataset_from_sequences([[0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 0, 1], [5, 4, 3, 2, 1, 0]], n_items=6)
+    model = build_model("tiger", "smoke", {"codebook_size": 4})
+    monkeypatch.setattr(model, "batch_loss", lambda batch: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(TrainingDivergedError, match="loss is nan at epoch 1, optimiser step 1"):
+        model.fit(data, device="cpu", seed=0)

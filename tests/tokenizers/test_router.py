@@ -15,6 +15,19 @@ def test_the_split_distribution_is_binomial_in_the_cf_share():
     assert torch.allclose((p * torch.arange(4)).sum(dim=1), 3 * alpha, atol=1e-4)  # E[k] = α·L
 
 
+def test_a_confident_router_stays_finite_and_float32_under_bf16_autocast():
+    """In bf16, α rounds to exactly 1 for a sure router; log(1 - α) = -inf then made the loss NaN."""
+    router = Router(n_features=4, hidden=8, levels=3)
+    with torch.no_grad():
+        router.mlp[2].bias.copy_(torch.tensor([12.0, -12.0]))  # α ≈ 1 - 6e-11
+    features = torch.randn(5, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        p = router.split_distribution(features)
+    assert p.dtype == torch.float32 and torch.isfinite(p).all()
+    assert torch.allclose(p, router.split_distribution(features))
+    assert torch.allclose(p[:, 3], torch.ones(5))  # all-CF split
+
+
 def test_router_features_use_training_interactions_only():
     sequences = [[0, 1, 2, 3, 4], [1, 2, 3, 0, 4], [2, 3, 1, 0, 4]]
     data = dataset_from_sequences(sequences, n_items=6)

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flexcode_bench.data.prepared import load_prepared  # noqa: E402
-from flexcode_bench.models import build_model  # noqa: E402
+from flexcode_bench.models import model_spec  # noqa: E402
 from flexcode_bench.models.generative import drop_history  # noqa: E402
 
 
@@ -47,10 +47,8 @@ def main() -> None:
             parser.error(f"{args.run / name} is missing: rerun the run with --keep-checkpoints")
     config = yaml.safe_load((args.run / "config.yaml").read_text())
     data = load_prepared(config["dataset"], args.data_dir)
-    model = build_model(config["model"], config["profile"], config["model_overrides"])
-    changed = {k: v for k, v in dataclasses.asdict(model.config).items() if config["model_config"].get(k, v) != v}
-    if changed:  # the profile changed since the run: its weights belong to another config
-        parser.error(f"{args.run}: this checkout's config differs from the run's in {sorted(changed)}")
+    spec = model_spec(config["model"])
+    model = spec.build(spec.typed(config["model_config"]))  # the run's own resolved config, whatever the profile says now
     model.setup(data, device="cpu", seed=config["seed"], workdir=args.run)  # codes from build_codes.pt
     model.trainable().load_state_dict(torch.load(args.run / "model.pt"))
 

@@ -280,7 +280,7 @@ class GenerativeRetriever:
                     from flexcode_bench.errors import TrainingDivergedError
 
                     raise TrainingDivergedError(
-                        f"{type(self).__name__}'s training loss is {float(loss)} at epoch {epoch}, optimiser step "
+                        f"{type(self).__name__}'s training loss is {float(loss.detach())} at epoch {epoch}, optimiser step "
                         f"{scheduler.last_epoch + 1}", hint="try precision: fp32 (is it bf16?) or a lower lr")  # fmt: skip
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -22,14 +22,17 @@ def test_the_learning_rate_warms_up_linearly_then_decays_to_zero_on_a_cosine():
     assert learning_rate_factor("constant", 0, 10)(7) == 1.0
 
 
-def test_a_loss_that_becomes_nan_stops_training_with_an_error_naming_the_step(monkeypatch):
+def test_a_loss_that_becomes_nan_stops_training_with_an_error_naming_the_step(monkeypatch, tmp_path):
     import torch
 
+    from flexcode_bench.data.prepared import load_prepared
     from flexcode_bench.errors import TrainingDivergedError
     from flexcode_bench.models import build_model
-    from tests.support.synthetic import dataset_from_sequences
+    from tests.support.prepared_on_disk import write_sequences
 
-    data = dataset_from_sequences([[0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 0, 1], [5, 4, 3, 2, 1, 0]], n_items=6)
+    texts = ["red shoe", "blue lamp", "green tea", "gold ring", "red lamp", "blue tea"]
+    write_sequences(tmp_path, "tiny", [[0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 0, 1], [5, 4, 3, 2, 1, 0]], texts=texts)
+    data = load_prepared("tiny", tmp_path)
     model = build_model("tiger", "smoke", {"codebook_size": 4})
     monkeypatch.setattr(model, "batch_loss", lambda batch: torch.tensor(float("nan"), requires_grad=True))
     with pytest.raises(TrainingDivergedError, match="loss is nan at epoch 1, optimiser step 1"):

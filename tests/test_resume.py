@@ -27,14 +27,20 @@ def _args(results: str, *more: str) -> list[str]:
 
 
 def _wait_for_checkpoint(process, info, *, epoch: int, timeout: float = 120) -> int:
+    """The checkpointed epoch, once it is >= ``epoch`` and the attempt record has caught up with it.
+
+    The record (attempts.json) is written just after the checkpoint; on a loaded machine a kill can land
+    in between, and the killed attempt then rightly records the epoch before.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, "the run ended before it could be interrupted"
         try:
             saved = json.loads(info.read_text())["epoch"]
-        except (OSError, ValueError):
-            saved = 0
-        if saved >= epoch:
+            recorded = json.loads((info.parent / "attempts.json").read_text())["attempts"][-1]["last_epoch"]
+        except (OSError, ValueError, KeyError, IndexError):
+            saved = recorded = 0
+        if saved >= epoch and recorded >= saved:
             return saved
         time.sleep(0.02)
     raise AssertionError(f"no checkpoint of epoch {epoch} within {timeout} s")

@@ -29,8 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flexcode_bench.data.prepared import load_prepared  # noqa: E402
+from flexcode_bench.evaluation.ranking import rank_in_topk  # noqa: E402
 from flexcode_bench.models import model_spec  # noqa: E402
 from flexcode_bench.models.generative import drop_history  # noqa: E402
+
+
+def recall(topk: np.ndarray, targets: np.ndarray, n_items: int) -> float:
+    """Recall@K of top-K lists, through the evaluator's own checks (distinct, valid ids; -1 padding last)."""
+    return float((rank_in_topk(topk, targets, n_items=n_items) >= 1).mean())
 
 
 def main() -> None:
@@ -68,9 +74,9 @@ def main() -> None:
         in_history = np.mean([np.isin(row, h).mean() for row, h in zip(top10, history)])
         masked = drop_history(found, history, 10)
         rows.append({
-            "beam": beam, "users": len(users), "recall@10": float((top10 == targets[:, None]).any(axis=1).mean()),
+            "beam": beam, "users": len(users), "recall@10": recall(top10, targets, data.n_items),
             "history_share_of_top10": float(in_history),
-            "recall@10_history_dropped": float((masked == targets[:, None]).any(axis=1).mean()),
+            "recall@10_history_dropped": recall(masked, targets, data.n_items),
             "users_per_second": len(users) / seconds,
         })  # fmt: skip
         print(json.dumps(rows[-1]), flush=True)

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flexcode_bench.data.prepared import load_prepared  # noqa: E402
+from flexcode_bench.evaluation.ranking import rank_in_topk  # noqa: E402
 from flexcode_bench.models import build_model  # noqa: E402
 from flexcode_bench.models.backbones import BACKBONES  # noqa: E402
 
@@ -37,8 +38,8 @@ def training_recall(model, users: np.ndarray, sequences: list[np.ndarray], k: in
     """Share of ``users`` whose last training item is in the top-``k`` generated from the items before it."""
     histories = [sequences[u][:-1] for u in users]
     topk = model.recommend(users, histories, k)
-    targets = np.array([sequences[u][-1] for u in users])
-    return float((topk == targets[:, None]).any(axis=1).mean())
+    ranks = rank_in_topk(topk, np.array([sequences[u][-1] for u in users]), n_items=model.item_tokens.shape[0])
+    return float((ranks >= 1).mean())  # ranks are 1..k when found, 0 when not
 
 
 def main() -> None:

@@ -276,18 +276,19 @@ class GenerativeRetriever:
             total, seen = 0.0, 0
             for batch in examples.batches(rng, cfg.batch_size):
                 loss = self.batch_loss(batch)
-                if not torch.isfinite(loss):
+                value = float(loss.detach())  # the one host sync of a step, read before the step uses it
+                if not math.isfinite(value):
                     from flexcode_bench.errors import TrainingDivergedError
 
                     raise TrainingDivergedError(
-                        f"{type(self).__name__}'s training loss is {float(loss.detach())} at epoch {epoch}, optimiser step "
+                        f"{type(self).__name__}'s training loss is {value} at epoch {epoch}, optimiser step "
                         f"{scheduler.last_epoch + 1}", hint="try precision: fp32 (is it bf16?) or a lower lr")  # fmt: skip
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
                 n = int((batch.targets >= 0).sum())
-                total, seen = total + float(loss.detach()) * n, seen + n
+                total, seen = total + value * n, seen + n
             return total / max(seen, 1)
 
         valid_rows = np.arange(data.n_users)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flexcode_bench.errors import ConfigError
+from flexcode_bench.errors import ConfigError, TrainingDivergedError
 from flexcode_bench.recommender import EpochReport, FitResult, OnEpoch
 
 if TYPE_CHECKING:
@@ -272,6 +273,10 @@ def fit_loop(
             break
         epoch_start = time.perf_counter()
         loss = float(train_epoch(epoch))
+        if not math.isfinite(loss):  # every model's guard; generative models also stop at the first bad step
+            raise TrainingDivergedError(
+                f"the mean training loss of epoch {epoch} is {loss}: the weights are garbage from here on",
+                hint="try a lower lr, or precision: fp32 where the model trains in bf16")  # fmt: skip
         over_budget = time_budget is not None and time.perf_counter() - started >= time_budget
         metric = None
         if validate is not None and (epoch % eval_every == 0 or epoch == max_epochs or over_budget):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from flexcode_bench.errors import ConfigError
+from flexcode_bench.errors import ConfigError, TrainingDivergedError
 from flexcode_bench.recommender import EpochReport
 from flexcode_bench.training import EarlyStopping, fit_loop
 
@@ -109,3 +109,21 @@ def test_given_bad_settings_then_config_error():
         fit_loop(model, train_epoch, validate, max_epochs=0, patience=1)
     with pytest.raises(ConfigError):
         EarlyStopping(patience=0)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_given_an_epoch_whose_mean_loss_is_not_finite_then_training_stops_naming_the_epoch(bad, tmp_path):
+    """SASRec and every other model share this guard: a NaN epoch mean never reaches a checkpoint."""
+    from flexcode_bench.training import Checkpoint
+
+    model, train_epoch, validate = _scripted([0.1, 0.2, 0.3])
+    losses = {1: 1.0, 2: bad}
+
+    def diverging_epoch(epoch: int) -> float:
+        train_epoch(epoch)
+        return losses[epoch]
+
+    checkpoint = Checkpoint(tmp_path)
+    with pytest.raises(TrainingDivergedError, match=f"mean training loss of epoch 2 is {bad}"):
+        fit_loop(model, diverging_epoch, validate, max_epochs=3, patience=3, checkpoint=checkpoint)
+    assert checkpoint.load()["epoch"] == 1  # the last good epoch stays the one a rerun resumes from

@@ -11,6 +11,8 @@ the manifest: say it beside the figures (a run sharing its core runs slower).
         [--figure bench/figures/amazon-beauty-time-to-quality.png]
 
 RUN_DIR is a finished run folder, e.g. results/amazon-beauty/tiger/seed-0. Prints one JSON line per run.
+Every run must have early-stopped on validation Recall@10 (the generative models do; SASRec's curve is
+NDCG@10 and is refused, since one threshold cannot mean the same on both).
 """
 
 from __future__ import annotations
@@ -43,21 +45,28 @@ def main() -> None:
     parser.add_argument("--figure", type=Path, default=None, help="PNG to write (default: none)")
     args = parser.parse_args()
 
-    curves = {}
-    for path in args.runs:
-        record = load_run(path)
+    # every run is checked before anything is printed or drawn
+    records = [load_run(path) for path in args.runs]
+    for path, record in zip(args.runs, records):
         if record.status != "finished":
             raise SystemExit(f"{path}: status {record.status!r}; only finished runs have a whole curve")
+        metric = (record.manifest.get("diagnostics") or {}).get("early_stopping_metric") or ""
+        if not metric.startswith("recall@10"):
+            raise SystemExit(f"{path}: its curve is {metric or 'not recorded'!r}; expected validation recall@10")
+
+    curves = {}
+    for path, record in zip(args.runs, records):
         diagnostics = record.manifest.get("diagnostics") or {}
         points = curve_in_minutes(diagnostics.get("training_curve") or [])
         if not points:
             raise SystemExit(f"{path}: its manifest records no validated epoch")
-        label = f"{record.model} (seed {record.seed}, {record.config.get('backbone', 'n/a')})"
+        backbone = (record.config.get("model_config") or {}).get("backbone")
+        label = f"{record.model} (seed {record.seed}, {backbone or 'n/a'})"
         curves[label] = points
         reached = next((m for m, v in points if v >= args.threshold), None)
         print(json.dumps({
             "run": str(path), "model": record.model, "seed": record.seed,
-            "backbone": record.config.get("backbone"),
+            "backbone": backbone,
             "metric": diagnostics.get("early_stopping_metric"),
             "threshold": args.threshold,
             "minutes_to_threshold": None if reached is None else round(reached, 1),

@@ -46,20 +46,22 @@ def main() -> None:
     args = parser.parse_args()
 
     # every run is checked before anything is printed or drawn
-    records = [load_run(path) for path in args.runs]
-    for path, record in zip(args.runs, records):
+    runs = []
+    for path in args.runs:
+        record = load_run(path)
         if record.status != "finished":
             raise SystemExit(f"{path}: status {record.status!r}; only finished runs have a whole curve")
-        metric = (record.manifest.get("diagnostics") or {}).get("early_stopping_metric") or ""
+        diagnostics = record.manifest.get("diagnostics") or {}
+        metric = diagnostics.get("early_stopping_metric") or ""
         if not metric.startswith("recall@10"):
             raise SystemExit(f"{path}: its curve is {metric or 'not recorded'!r}; expected validation recall@10")
-
-    curves = {}
-    for path, record in zip(args.runs, records):
-        diagnostics = record.manifest.get("diagnostics") or {}
         points = curve_in_minutes(diagnostics.get("training_curve") or [])
         if not points:
             raise SystemExit(f"{path}: its manifest records no validated epoch")
+        runs.append((path, record, metric, points))
+
+    curves = {}
+    for path, record, metric, points in runs:
         backbone = (record.config.get("model_config") or {}).get("backbone")
         label = f"{record.model} (seed {record.seed}, {backbone or 'n/a'})"
         curves[label] = points
@@ -67,7 +69,7 @@ def main() -> None:
         print(json.dumps({
             "run": str(path), "model": record.model, "seed": record.seed,
             "backbone": backbone,
-            "metric": diagnostics.get("early_stopping_metric"),
+            "metric": metric,
             "threshold": args.threshold,
             "minutes_to_threshold": None if reached is None else round(reached, 1),
             "best": max(v for _, v in points),

@@ -1,0 +1,66 @@
+"""The run records kept in the repository (bench/runs/) are whole, comparable and what the README quotes.
+
+Every session's machine starts empty, so a finished Amazon run survives only as its four record files
+committed under ``bench/runs/<set>/`` (a results folder each). These tests hold those records to the
+protocol (finished, readable, identical users across the runs of a dataset) and the README's tables
+of them to the report that ``flexbench report`` prints from them, so a quoted number cannot drift
+from its per-user records.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from flexcode_bench.reporting.render import render
+from flexcode_bench.reporting.report import build_report
+from flexcode_bench.results import load_runs
+from flexcode_bench.results.layout import CONFIG, MANIFEST, METRICS, PER_USER
+
+REPO = Path(__file__).resolve().parents[2]
+ARCHIVE = REPO / "bench" / "runs"
+RUN_SETS = sorted(p for p in ARCHIVE.iterdir() if p.is_dir()) if ARCHIVE.is_dir() else []
+# <!-- archived-report: SET DATASET --> … <!-- /archived-report -->: the report's markdown table and caption in between
+README_BLOCK = re.compile(r"<!-- archived-report: (\S+) (\S+) -->\n(.*?)\n<!-- /archived-report -->", re.S)
+
+
+def test_the_archive_holds_run_sets() -> None:
+    assert RUN_SETS, f"{ARCHIVE} has no run set"
+
+
+@pytest.mark.parametrize("run_set", RUN_SETS, ids=lambda p: p.name)
+def test_every_archived_run_is_finished_whole_and_without_checkpoints(run_set: Path) -> None:
+    broken: list = []
+    runs = load_runs(run_set, include_failed=True, broken=broken)
+
+    assert broken == []
+    assert runs, f"{run_set} holds no run"
+    for run in runs:
+        assert run.manifest["status"] == "finished", run.path
+        assert sorted(p.name for p in run.path.iterdir()) == sorted([CONFIG, MANIFEST, METRICS, PER_USER]), run.path
+
+
+@pytest.mark.parametrize("run_set", RUN_SETS, ids=lambda p: p.name)
+def test_the_runs_of_a_dataset_score_identical_users_and_targets(run_set: Path) -> None:
+    runs = load_runs(run_set)
+    by_dataset: dict[str, list] = {}
+    for run in runs:
+        by_dataset.setdefault(run.dataset, []).append(run)
+    for dataset, group in by_dataset.items():
+        keys = [run.per_user[["split", "user_id", "target_item"]].sort_values(["split", "user_id"]) for run in group]
+        for run, frame in zip(group[1:], keys[1:]):
+            assert frame.reset_index(drop=True).equals(keys[0].reset_index(drop=True)), (dataset, run.path)
+
+
+def test_every_readme_table_of_archived_runs_is_what_the_report_prints() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = README_BLOCK.findall(readme)
+
+    assert blocks, "the README quotes no archived run set"
+    for run_set, dataset, quoted in blocks:
+        report = build_report(ARCHIVE / run_set, datasets=[dataset], ks=[10], by_popularity=True, n_resamples=1000)
+        printed = render(report, "md").strip()
+        printed = re.sub(r"^### .*\n+", "", printed)  # the README's own heading stands in for the report's
+        assert quoted.strip() == printed, f"README table of bench/runs/{run_set} {dataset}"

@@ -42,12 +42,11 @@ def test_every_archived_run_is_finished_whole_and_without_checkpoints(run_set: P
         assert sorted(p.name for p in run.path.iterdir()) == sorted([CONFIG, MANIFEST, METRICS, PER_USER]), run.path
 
 
-@pytest.mark.parametrize("run_set", RUN_SETS, ids=lambda p: p.name)
-def test_the_runs_of_a_dataset_score_identical_users_and_targets(run_set: Path) -> None:
-    runs = load_runs(run_set)
+def test_all_archived_runs_of_a_dataset_score_identical_users_and_targets() -> None:
     by_dataset: dict[str, list] = {}
-    for run in runs:
-        by_dataset.setdefault(run.dataset, []).append(run)
+    for run_set in RUN_SETS:  # across sets too: each set's table is read beside the others
+        for run in load_runs(run_set):
+            by_dataset.setdefault(run.dataset, []).append(run)
     for dataset, group in by_dataset.items():
         keys = [run.per_user[["split", "user_id", "target_item"]].sort_values(["split", "user_id"]) for run in group]
         for run, frame in zip(group[1:], keys[1:]):

@@ -349,10 +349,20 @@ def check_grid(configs: Sequence[RunConfig]) -> None:
         once(("device", config.device), lambda c=config: resolve_device(c.device))
         if once(("model", config.model), lambda c=config: model_spec(c.model)):
             options = json.dumps(config.model_overrides, sort_keys=True, default=str)
-            once(("options", config.model, config.profile, options), lambda c=config: resolved_config(c))
+            if once(("options", config.model, config.profile, options), lambda c=config: resolved_config(c)):
+                once(("precision", config.model, config.profile, options, config.device), lambda c=config: _check_precision(c))
     if problems:
         listed = "\n".join(f"  - {problem}" for problem in problems)
         raise ConfigError(f"{len(problems)} problem(s) in the grid; nothing was run:\n{listed}")
+
+
+def _check_precision(config: RunConfig) -> None:
+    """A model configured to train in bf16 gets a device that computes in bf16 (see ``device.check_precision``)."""
+    from flexcode_bench.device import check_precision, resolve_device
+
+    precision = resolved_config(config)[0]["model_config"].get("precision")
+    if precision is not None:
+        check_precision(precision, resolve_device(config.device))
 
 
 def _check_dataset(name: str, data_dir: Path) -> None:

@@ -55,7 +55,8 @@ class GenerativeConfig:
     warmup_steps: int = 0  # linear warm-up from 0 over this many optimiser steps
     weight_decay: float = 0.01
     batch_size: int = 256  # training targets per optimiser step
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast in training only; decoding stays fp32
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast in training only, decoding stays fp32; refused
+    # on a device without native bf16 (device.check_precision)
     max_epochs: int = 200
     patience: int = 10
     eval_every: int = 1
@@ -75,13 +76,15 @@ PROFILES: dict[str, dict[str, Any]] = {
     # one seed, against 0.0286-0.0509 and 0.0308-0.0382 for this recipe).
     "quick": dict(d_model=64, n_heads=4, d_head=32, d_ff=256, n_layers=2, dropout=0.0, lr=2e-3, max_epochs=3,
                   patience=3, windows_per_user=8, valid_users=300, backbone="per-window", lr_schedule="constant"),
-    # the default: converges on Amazon-size data (Beauty, Sports, Toys) on a 2-core CPU in under an hour of training
-    # (~75 s per bf16 epoch of TIGER on amazon-beauty, one core); every training target each epoch, warm-up then
-    # cosine decay to 0 at epoch 24, early stopping on validation Recall@10 of 2,000 seeded users. Dropout 0.1 was
-    # kept against 0 on amazon-beauty validation over all users (TIGER, 24 epochs: 0.0654 vs 0.0624; the README's
-    # "Tuning the cpu profile" lists every variant tried, bench/tune_generator.py reruns them).
+    # the default, for Amazon-size data (Beauty, Sports, Toys) on a 2-core CPU: every training target each epoch,
+    # warm-up then cosine decay to 0 at epoch 40 (at 24, two of TIGER's three seeds were still rising), early
+    # stopping on validation Recall@10 of 2,000 seeded users. fp32, so it runs at full speed on every CPU: bf16 is
+    # 1.45x faster only on CPUs with native bf16 (AVX512-BF16, AMX) and refused elsewhere (device.check_precision);
+    # add `precision: bf16` on such a CPU. Dropout 0.1 was kept against 0 on amazon-beauty validation over all users
+    # (TIGER, 24 epochs: 0.0654 vs 0.0624); the README's "Tuning the cpu profile" lists every variant tried and
+    # bench/tune_generator.py reruns them.
     "cpu": dict(d_model=128, n_heads=4, d_head=32, d_ff=512, n_layers=2, dropout=0.1, lr=2e-3, warmup_steps=500,
-                batch_size=256, max_epochs=24, patience=4, eval_every=2, valid_users=2000, precision="bf16"),
+                batch_size=256, max_epochs=40, patience=4, eval_every=2, valid_users=2000, precision="fp32"),
     # the paper's generator (4+4 layers, d_model 128, 6 heads × 64, FF 1024, dropout 0.1) and TIGER's per-window
     # encoder, for a GPU; the recipe of public reimplementations that reach the paper's accuracy.
     "paper": dict(backbone="per-window", lr=3e-4, warmup_steps=10_000, max_epochs=200, patience=10),
@@ -260,7 +263,10 @@ class GenerativeRetriever:
         """Build the item codes, then train the generator; with ``workdir`` both resume from there after a kill."""
         from flexcode_bench.training import Checkpoint, fit_loop
 
+        from flexcode_bench.device import check_precision
+
         cfg = self.config
+        check_precision(cfg.precision, device)  # before the codes are built: bf16 without hardware support is refused
         examples = self.setup(data, device=device, seed=seed, workdir=workdir)
         optimizer = torch.optim.AdamW(self.trainable().parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         # counted on a throw-away order: all-targets batches group whole chunks, so their number varies a little

@@ -47,5 +47,5 @@ def check_precision(precision: str, device: str) -> None:
         raise ConfigError(
             f"precision bf16 needs native bf16 on the {device} device (AVX512-BF16 or AMX on a CPU); this one "
             f"({cpu}) runs bf16 matmuls many times slower than fp32",
-            hint="set precision: fp32 (the default) in the run's --config YAML",
+            hint="drop precision: bf16 from the run's --config YAML; fp32 is the default",
         )

@@ -27,7 +27,7 @@ def test_bf16_on_this_cpu_is_accepted_exactly_when_it_has_native_bf16():
     else:
         with pytest.raises(ConfigError, match="precision bf16 needs native bf16 on the cpu device") as caught:
             check_precision("bf16", "cpu")
-        assert "precision: fp32" in caught.value.hint
+        assert "fp32 is the default" in caught.value.hint
 
 
 def test_the_default_profile_trains_in_fp32_so_it_runs_on_every_cpu():

@@ -261,9 +261,8 @@ class GenerativeRetriever:
         self, data: PreparedDataset, *, device: str, seed: int, on_epoch: OnEpoch | None = None, workdir: Path | None = None
     ) -> FitResult:
         """Build the item codes, then train the generator; with ``workdir`` both resume from there after a kill."""
-        from flexcode_bench.training import Checkpoint, fit_loop
-
         from flexcode_bench.device import check_precision
+        from flexcode_bench.training import Checkpoint, fit_loop
 
         cfg = self.config
         check_precision(cfg.precision, device)  # before the codes are built: bf16 without hardware support is refused

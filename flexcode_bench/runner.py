@@ -346,22 +346,23 @@ def check_grid(configs: Sequence[RunConfig]) -> None:
 
     for config in configs:
         once(("dataset", config.dataset, str(config.data_dir)), lambda c=config: _check_dataset(c.dataset, c.data_dir))
-        once(("device", config.device), lambda c=config: resolve_device(c.device))
+        device_ok = once(("device", config.device), lambda c=config: resolve_device(c.device))
         if once(("model", config.model), lambda c=config: model_spec(c.model)):
             options = json.dumps(config.model_overrides, sort_keys=True, default=str)
-            if once(("options", config.model, config.profile, options), lambda c=config: resolved_config(c)):
-                once(("precision", config.model, config.profile, options, config.device), lambda c=config: _check_precision(c))
+            once(("options", config.model, config.profile, options, config.device),
+                 lambda c=config, d=device_ok: _check_options(c, check_precision_on_device=d))  # fmt: skip
     if problems:
         listed = "\n".join(f"  - {problem}" for problem in problems)
         raise ConfigError(f"{len(problems)} problem(s) in the grid; nothing was run:\n{listed}")
 
 
-def _check_precision(config: RunConfig) -> None:
-    """A model configured to train in bf16 gets a device that computes in bf16 (see ``device.check_precision``)."""
+def _check_options(config: RunConfig, *, check_precision_on_device: bool) -> None:
+    """The model's options resolve (resolved once); with a valid device, bf16 needs one computing in bf16
+    (``device.check_precision``). A bad device is reported by its own check, not again here."""
     from flexcode_bench.device import check_precision, resolve_device
 
     precision = resolved_config(config)[0]["model_config"].get("precision")
-    if precision is not None:
+    if precision is not None and check_precision_on_device:
         check_precision(precision, resolve_device(config.device))
 
 

@@ -70,3 +70,11 @@ def test_fit_itself_refuses_bf16_without_native_support(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="precision bf16"):
         model.fit(load_prepared("tiny", tmp_path), device="cpu", seed=0)
     assert model.vocabulary is None  # refused before the items were coded
+
+
+def test_a_bad_device_is_one_problem_not_also_a_precision_problem(grid, monkeypatch, tmp_path):
+    monkeypatch.setattr(device_module, "native_bf16", lambda device: False)
+    (config,) = grid("bf16")
+    with pytest.raises(ConfigError, match="1 problem") as caught:
+        check_grid([config.model_copy(update={"device": "tpu"})])
+    assert "'tpu'" in caught.value.message and "precision" not in caught.value.message

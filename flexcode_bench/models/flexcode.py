@@ -38,6 +38,7 @@ from flexcode_bench.models.generative import GenerativeConfig, GenerativeRetriev
 from flexcode_bench.models.spec import ModelSpec, layered_profiles
 from flexcode_bench.tokenizers.semantic_ids import PROFILES as SEMANTIC_ID_PROFILES
 from flexcode_bench.tokenizers.semantic_ids import SemanticIdConfig
+from flexcode_bench.tokenizers.vocabulary import BOS
 
 if TYPE_CHECKING:
     from flexcode_bench.tokenizers.router import Router
@@ -77,6 +78,41 @@ PROFILES = layered_profiles(GENERATIVE_PROFILES, SEMANTIC_ID_PROFILES, {
 })  # fmt: skip
 
 
+@dataclass(frozen=True)
+class SplitTrie:
+    """The decoder inputs of an item's L + 1 split codes, merged where they share a prefix.
+
+    Split k's code is k CF tokens, then L − k semantic ones, then the collision token, so two splits
+    share exactly their common CF prefix: the first t tokens of a code are one node for all splits
+    k ≥ t and split k's own for k < t. That is (L+1)(L+2)/2 decoder inputs instead of (L+1)² (10 against
+    16 at L = 3), and each node sees what its split's own row would see, so each split's NLL is unchanged.
+    """
+
+    parents: tuple[int, ...]  # (T,) each node's parent node, -1 for the root (BOS)
+    input_split: torch.Tensor  # (T-1,) for nodes 1.., the split whose code supplies the node's input token
+    input_position: torch.Tensor  # (T-1,) ... and that token's position in the code
+    node_of: torch.Tensor  # (L+1, depth) the node that predicts split k's token t
+    n_splits: int
+
+    @classmethod
+    def of(cls, levels: int, device: torch.device | str = "cpu") -> SplitTrie:
+        depth = levels + 1  # L tokens and the collision token
+        index: dict[tuple[int, int], int] = {}  # (prefix length t, split, or -1 when shared) -> node
+        parents, splits, positions = [], [], []
+        for t in range(depth):  # by prefix length, so a parent always precedes its children
+            for k in range(levels + 1):
+                key = (t, k if k < t else -1)
+                if key in index:
+                    continue
+                index[key] = len(parents)
+                parents.append(-1 if t == 0 else index[(t - 1, k if k < t - 1 else -1)])
+                splits.append(k)
+                positions.append(t - 1)
+        node_of = [[index[(t, k if k < t else -1)] for t in range(depth)] for k in range(levels + 1)]
+        return cls(tuple(parents), torch.tensor(splits[1:], device=device), torch.tensor(positions[1:], device=device),
+                   torch.tensor(node_of, device=device), levels + 1)  # fmt: skip
+
+
 class FlexCode(GenerativeRetriever):
     config: FlexCodeConfig
 
@@ -106,6 +142,7 @@ class FlexCode(GenerativeRetriever):
         self.vocabulary = split_vocabulary(cfg.levels, size)
         self._table = split_token_table(dual, self.vocabulary)  # (L+1, n_items, L+1)
         self._table_t = torch.from_numpy(self._table).to(device)
+        self._split_trie = SplitTrie.of(cfg.levels, device)
         self._buckets = popularity_buckets(data.train_counts)
         self._features = torch.from_numpy(router_features(data, uncertainty)).to(device)
         # items ordered by training popularity, for the smoothness term
@@ -138,18 +175,27 @@ class FlexCode(GenerativeRetriever):
                     row_mask: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
         if self.router is None:
             return super().target_loss(memory, src_mask, targets, row_mask)
-        cfg = self.config
-        n_splits = cfg.levels + 1
-        B, g = targets.shape
-        # (L+1, B, g, depth) -> (B·g·(L+1), depth), source-major: the decoder reads each encoded source once
-        # for all its rows and their L+1 splits, so the expectation costs decoder rows, not encoder passes.
-        codes = self._table_t[:, targets.clamp(min=0)].permute(1, 2, 0, 3).reshape(B * g * n_splits, -1)
-        if row_mask is not None:
-            row_mask = row_mask.repeat_interleave(n_splits, dim=0)  # each target row's mask, once per split
-        nll = self.code_nll(memory, src_mask, codes, row_mask).view(B * g, n_splits)  # (B·g, L+1)
+        nll = self.split_nll(memory, src_mask, targets, row_mask)  # (B·g, L+1)
         valid = (targets >= 0).flatten()
         return router_objective(self.router, self._features, targets.flatten()[valid], nll[valid],
-                                self._popularity_order, cfg)  # fmt: skip
+                                self._popularity_order, self.config)  # fmt: skip
+
+    def split_nll(self, memory: torch.Tensor, src_mask: torch.Tensor, targets: torch.Tensor,
+                  row_mask: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
+        """NLL of each target's code under each split, [B·g, L+1] (arguments as in ``target_loss``).
+
+        One decoder row per target holds the prefix trie of its L + 1 codes (:class:`SplitTrie`): one
+        cross-attention row and (L+1)(L+2)/2 decoder inputs instead of L + 1 rows of L + 1 inputs each.
+        """
+        trie = self._split_trie
+        # (L+1, B, g, depth) -> (B·g, L+1, depth): every target's code under each of its splits
+        codes = self._table_t[:, targets.clamp(min=0)].permute(1, 2, 0, 3).flatten(0, 1)
+        inputs = torch.cat([torch.full_like(codes[:, 0, :1], BOS), codes[:, trie.input_split, trie.input_position]], dim=1)
+        logits = self.generator.decode(inputs, memory, src_mask, row_mask, parents=trie.parents)  # (B·g, T, V)
+        V = logits.shape[-1]
+        log_p = torch.log_softmax(logits.float(), dim=-1).flatten(1)  # (B·g, T·V)
+        picked = log_p.gather(1, trie.node_of.flatten() * V + codes.flatten(1))  # (B·g, (L+1)·depth)
+        return -picked.view(codes.shape).sum(dim=2)
 
     def final_diagnostics(self, data: PreparedDataset) -> dict:
         from flexcode_bench.evaluation.buckets import BUCKETS

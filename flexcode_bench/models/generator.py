@@ -31,6 +31,7 @@ Choices (sizes, dropout, activation and tying are :class:`GeneratorConfig` field
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -96,6 +97,26 @@ def source_items(length: int, depth: int, device: torch.device | str) -> torch.T
     the user token's slot is always below every item's (and is -1 in a row with no padding).
     """
     return torch.div(torch.arange(length, device=device) - 1, depth, rounding_mode="floor")
+
+
+def tree_layout(parents: Sequence[int], device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depth (T,) and self-attention visibility (T, T) of decoder inputs laid out as a prefix tree.
+
+    ``parents[n]`` is the index of input n's parent (-1 for a root) and precedes n. Input n sees
+    itself and its ancestors, at relative positions given by depth: exactly the context and the
+    offsets it has as the last input of its root-to-n path decoded as a plain sequence. A sequence
+    is the chain ``parents = [-1, 0, 1, ...]``, whose visibility is the usual causal mask.
+    """
+    parents = list(parents)
+    depth = [0] * len(parents)
+    visible = torch.eye(len(parents), dtype=torch.bool)
+    for n, parent in enumerate(parents):
+        if parent >= n:
+            raise ValueError(f"decoder input {n}'s parent {parent} does not precede it")
+        if parent >= 0:
+            depth[n] = depth[parent] + 1
+            visible[n] |= visible[parent]
+    return torch.tensor(depth, device=device), visible.to(device)
 
 
 def relative_position_bucket(relative: torch.Tensor, bidirectional: bool, n_buckets: int, max_distance: int) -> torch.Tensor:
@@ -342,23 +363,30 @@ class Generator(nn.Module):
         return [k for k, _ in kv], [v for _, v in kv], mask
 
     def decode(
-        self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor, row_mask: torch.Tensor | None = None
+        self,
+        tgt_in: torch.Tensor,
+        memory: torch.Tensor,
+        src_mask: torch.Tensor,
+        row_mask: torch.Tensor | None = None,
+        parents: Sequence[int] | None = None,
     ) -> torch.Tensor:
         """Teacher-forced decoding: (N, T) decoder inputs -> logits (N, T, vocab).
 
         ``N`` may be a multiple g of the memory's batch B; rows g*b .. g*b+g-1 then read source b.
         ``row_mask`` (N, S), True = visible, narrows each row's cross-attention to part of its source
         (an all-targets row reads only the items before its target); by default a row sees ``src_mask``.
+        ``parents`` lays a row's T inputs out as a prefix tree instead of a sequence (see
+        :func:`tree_layout`): several codes that share prefixes are scored in one row, each position
+        computing what it would compute as the last input of its own root-to-node path.
         """
         N, T = tgt_in.shape
         if N % memory.shape[0]:
             raise ValueError(f"{N} decoder rows do not split evenly over {memory.shape[0]} sources")
         # the g rows of a source are stacked as g*T queries in `Attention.attend`: each row's mask repeats T times
         cross_k, cross_v, cross_mask = self._cross(memory, src_mask, row_mask, T)
-        pos = torch.arange(T, device=tgt_in.device)
-        self_mask = self.decoder_bias(pos, pos)  # (1, H, T, T)
-        future = torch.ones(T, T, dtype=torch.bool, device=tgt_in.device).triu(1)
-        self_mask = self_mask.masked_fill(future, _masked_value(self_mask.dtype))
+        pos, visible = tree_layout(range(-1, T - 1) if parents is None else parents, tgt_in.device)
+        self_mask = self.decoder_bias(pos, pos)  # (1, H, T, T): by depth, so a path sees the offsets a sequence would
+        self_mask = self_mask.masked_fill(~visible, _masked_value(self_mask.dtype))
         x = self.embed_dropout(self.embed(tgt_in))  # (N, T, d)
         for i, layer in enumerate(self.decoder):
             x, _ = layer(x, self_mask, (cross_k[i], cross_v[i]), cross_mask)

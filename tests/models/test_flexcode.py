@@ -9,6 +9,7 @@ from flexcode_bench.models import build_model
 from flexcode_bench.models.flexcode import FlexCodeConfig, router_objective
 from flexcode_bench.tokenizers.dual_codebook import CF, SEMANTIC
 from flexcode_bench.tokenizers.router import Router
+from flexcode_bench.tokenizers.vocabulary import PAD
 from tests.support.prepared_on_disk import popular_head_sequences, write_sequences
 
 TEXTS = [f"{['red shoe', 'blue lamp', 'green tea', 'gold ring'][i % 4]} model {i}" for i in range(30)]
@@ -65,6 +66,25 @@ def test_the_trained_model_decodes_only_the_variable_split_codes_it_was_given(ti
         assert model._trie.contains(code.tolist())
     recommended = model.recommend(np.arange(5), tiny.history("test")[:5], 10)
     assert all(len(set(row)) == 10 and row.min() >= 0 and row.max() < tiny.n_items for row in recommended)
+
+
+def test_the_split_trie_gives_every_split_the_nll_of_decoding_its_code_in_a_row_of_its_own(tiny):
+    model = build_model("flexcode", "smoke", {})
+    model.setup(tiny, device="cpu", seed=0)
+    model.generator.eval()
+    B, g, L = 3, 4, model.config.levels
+    rng = np.random.default_rng(0)
+    windows = np.sort(rng.integers(-1, tiny.n_items, size=(B, 6)), axis=1)  # left-padded histories
+    src = model.encoder_inputs(np.arange(B), windows)
+    src_mask = src != PAD
+    targets = torch.from_numpy(rng.integers(0, tiny.n_items, size=(B, g)))
+    row_mask = torch.from_numpy(rng.random((B * g, src.shape[1])) < 0.7) | (torch.arange(src.shape[1]) == 0)
+    memory = model.generator.encode(src, src_mask)
+    merged = model.split_nll(memory, src_mask, targets, row_mask)  # (B·g, L+1)
+    rows = model._table_t[:, targets.flatten()].transpose(0, 1).flatten(0, 1)  # (B·g·(L+1), depth), by target
+    alone = model.code_nll(memory, src_mask, rows, row_mask.repeat_interleave(L + 1, dim=0)).view(B * g, L + 1)
+    torch.testing.assert_close(merged, alone, atol=1e-5, rtol=1e-5)
+    assert len(model._split_trie.parents) == (L + 1) * (L + 2) // 2  # 10 decoder inputs for 16 at L = 3
 
 
 def popular_cf_rare_text_dataset(root):

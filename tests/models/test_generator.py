@@ -91,6 +91,24 @@ def test_given_cache_then_decode_step_equals_full_decode() -> None:
     torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-5)
 
 
+def test_given_a_prefix_tree_then_each_input_computes_what_its_path_computes_as_a_sequence() -> None:
+    """FlexCode scores the L + 1 split codes of a target as one trie; every node must see exactly its path."""
+    model, src = small(), sources()
+    parents = [-1, 0, 0, 1, 2, 2, 4]  # two branches off the root, one of them forking again
+    tree = targets(6, T=len(parents))  # 2 rows per source: the tree's rows share memories like any rows
+    mask = src != PAD
+    memory = model.encode(src, mask)
+    together = model.decode(tree, memory, mask, parents=parents)
+    for node in range(len(parents)):
+        path = [node]
+        while parents[path[0]] >= 0:
+            path.insert(0, parents[path[0]])
+        alone = model.decode(tree[:, path], memory, mask)[:, -1]
+        torch.testing.assert_close(together[:, node], alone, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="does not precede"):
+        model.decode(tree[:, :3], memory, mask, parents=[-1, 2, 0])
+
+
 def test_given_several_rows_per_source_and_reorder_then_cache_still_matches() -> None:
     """Beam search's pattern: g rows per source, rows shuffled within their source between steps."""
     model, src = small(), sources()

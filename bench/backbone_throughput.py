@@ -6,8 +6,8 @@ backbone encodes a user's chunk once, item-causally, and gives each target a dec
 prefix. Both run the same generator, item codes, optimiser and loss; only the batching and the
 encoder mask differ. TIGER's codes are its random-ID ablation (same shape as semantic IDs) so that no
 RQ-VAE is trained here: throughput does not depend on which codes the items get. FlexCode
-(``--model flexcode``) scores each target under its L + 1 splits (L + 1 decoder rows per target, one
-encoder pass); its CF model is a one-epoch smoke SASRec, for the same reason. The RQ-VAEs train fully:
+(``--model flexcode``) scores each target under its L + 1 splits (one decoder row per target holding the
+prefix trie of its L + 1 codes, one encoder pass; see bench/flexcode_split_trie.py); its CF model is a one-epoch smoke SASRec, for the same reason. The RQ-VAEs train fully:
 collision tokens grow the vocabulary, and so the output layer, when codebooks are left untrained.
 
     python bench/backbone_throughput.py --data-dir /work/runs/data [--dataset amazon-beauty]

@@ -186,6 +186,8 @@ class FlexCode(GenerativeRetriever):
 
         One decoder row per target holds the prefix trie of its L + 1 codes (:class:`SplitTrie`): one
         cross-attention row and (L+1)(L+2)/2 decoder inputs instead of L + 1 rows of L + 1 inputs each.
+        In training, splits that share a prefix node also share its dropout mask (it is one computation
+        now); each split's loss has the same distribution as in a row of its own.
         """
         trie = self._split_trie
         # (L+1, B, g, depth) -> (B·g, L+1, depth): every target's code under each of its splits

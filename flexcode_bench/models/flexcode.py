@@ -26,6 +26,7 @@ items (``no-moe``, ``fixed-k<k>``), no alignment (``no-align``) and a popularity
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -142,7 +143,6 @@ class FlexCode(GenerativeRetriever):
         self.vocabulary = split_vocabulary(cfg.levels, size)
         self._table = split_token_table(dual, self.vocabulary)  # (L+1, n_items, L+1)
         self._table_t = torch.from_numpy(self._table).to(device)
-        self._split_trie = SplitTrie.of(cfg.levels, device)
         self._buckets = popularity_buckets(data.train_counts)
         self._features = torch.from_numpy(router_features(data, uncertainty)).to(device)
         # items ordered by training popularity, for the smoothness term
@@ -179,6 +179,11 @@ class FlexCode(GenerativeRetriever):
         valid = (targets >= 0).flatten()
         return router_objective(self.router, self._features, targets.flatten()[valid], nll[valid],
                                 self._popularity_order, self.config)  # fmt: skip
+
+    @functools.cached_property
+    def _split_trie(self) -> SplitTrie:
+        # a function of L alone, not a fitted artefact: built on first use, never part of the tokenisation cache
+        return SplitTrie.of(self.config.levels, self._table_t.device)
 
     def split_nll(self, memory: torch.Tensor, src_mask: torch.Tensor, targets: torch.Tensor,
                   row_mask: torch.Tensor | None) -> torch.Tensor:  # fmt: skip

@@ -2,7 +2,7 @@
 
 FlexCode's loss needs each target's NLL under all L + 1 splits of its code. Split k's code is k CF
 tokens, then L - k semantic ones, then the collision token, so the splits share their common CF
-prefix. ``FlexCode.split_nll`` decodes the L + 1 codes of a target as one trie, (L+1)(L+2)/2 decoder
+prefix. ``FlexCode.split_nll`` (``SplitTrie.nll``) decodes the L + 1 codes of a target as one trie, (L+1)(L+2)/2 decoder
 inputs (10 at L = 3) in one row with one cross-attention mask, where scoring them as separate rows
 takes (L+1)² inputs (16) in L + 1 rows; tests/models/test_flexcode.py checks that the NLLs are the same.
 
@@ -60,10 +60,7 @@ def step_seconds(layout: str, vocab: int, levels: int, steps: int, repeats: int)
     def step() -> None:
         memory = net.encode(src, src_mask)
         if layout == "trie":
-            inputs = torch.cat([torch.full_like(codes[:, 0, :1], BOS), codes[:, trie.input_split, trie.input_position]], 1)
-            logits = net.decode(inputs, memory, src_mask, row_mask, parents=trie.parents)  # (targets, T, V)
-            log_p = torch.log_softmax(logits.float(), dim=-1).flatten(1)
-            loss = -log_p.gather(1, trie.node_of.flatten() * vocab + codes.flatten(1)).mean()
+            loss = trie.nll(net, codes, memory, src_mask, row_mask).mean()  # FlexCode.split_nll's own path
         else:
             rows = codes.flatten(0, 1) if layout == "rows" else codes[:, 0]  # L + 1 rows a target, or TIGER's one
             mask = row_mask.repeat_interleave(len(rows) // len(row_mask), dim=0)

@@ -93,7 +93,6 @@ class SplitTrie:
     input_split: torch.Tensor  # (T-1,) for nodes 1.., the split whose code supplies the node's input token
     input_position: torch.Tensor  # (T-1,) ... and that token's position in the code
     node_of: torch.Tensor  # (L+1, depth) the node that predicts split k's token t
-    n_splits: int
 
     @classmethod
     def of(cls, levels: int, device: torch.device | str = "cpu") -> SplitTrie:
@@ -111,7 +110,17 @@ class SplitTrie:
                 positions.append(t - 1)
         node_of = [[index[(t, k if k < t else -1)] for t in range(depth)] for k in range(levels + 1)]
         return cls(tuple(parents), torch.tensor(splits[1:], device=device), torch.tensor(positions[1:], device=device),
-                   torch.tensor(node_of, device=device), levels + 1)  # fmt: skip
+                   torch.tensor(node_of, device=device))  # fmt: skip
+
+    def nll(self, generator: torch.nn.Module, codes: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor,
+            row_mask: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
+        """NLL [N, L+1] of codes [N, L+1, depth] (each row's L + 1 split codes), one trie row each."""
+        inputs = torch.cat([torch.full_like(codes[:, 0, :1], BOS), codes[:, self.input_split, self.input_position]], dim=1)
+        logits = generator.decode(inputs, memory, src_mask, row_mask, parents=self.parents)  # (N, T, V)
+        V = logits.shape[-1]
+        log_p = torch.log_softmax(logits.float(), dim=-1).flatten(1)  # (N, T·V)
+        picked = log_p.gather(1, self.node_of.flatten() * V + codes.flatten(1))  # (N, (L+1)·depth)
+        return -picked.view(codes.shape).sum(dim=2)
 
 
 class FlexCode(GenerativeRetriever):
@@ -194,15 +203,9 @@ class FlexCode(GenerativeRetriever):
         In training, splits that share a prefix node also share its dropout mask (it is one computation
         now); each split's loss has the same distribution as in a row of its own.
         """
-        trie = self._split_trie
         # (L+1, B, g, depth) -> (B·g, L+1, depth): every target's code under each of its splits
         codes = self._table_t[:, targets.clamp(min=0)].permute(1, 2, 0, 3).flatten(0, 1)
-        inputs = torch.cat([torch.full_like(codes[:, 0, :1], BOS), codes[:, trie.input_split, trie.input_position]], dim=1)
-        logits = self.generator.decode(inputs, memory, src_mask, row_mask, parents=trie.parents)  # (B·g, T, V)
-        V = logits.shape[-1]
-        log_p = torch.log_softmax(logits.float(), dim=-1).flatten(1)  # (B·g, T·V)
-        picked = log_p.gather(1, trie.node_of.flatten() * V + codes.flatten(1))  # (B·g, (L+1)·depth)
-        return -picked.view(codes.shape).sum(dim=2)
+        return self._split_trie.nll(self.generator, codes, memory, src_mask, row_mask)
 
     def final_diagnostics(self, data: PreparedDataset) -> dict:
         from flexcode_bench.evaluation.buckets import BUCKETS

@@ -84,8 +84,10 @@ def main() -> None:
         figure = Figure(figsize=(7.0, 4.4))
         FigureCanvasAgg(figure)
         ax = figure.subplots()
-        for label, points in curves.items():
-            ax.plot([m for m, _ in points], [v for _, v in points], marker="o", markersize=3, label=label)
+        for i, (label, points) in enumerate(curves.items()):
+            # the default colour cycle has 10 colours: past them, a dashed line keeps curves apart
+            ax.plot([m for m, _ in points], [v for _, v in points], marker="o", markersize=3, label=label,
+                    linestyle=("-", "--", "-.")[i // 10 % 3])  # fmt: skip
         ax.axhline(args.threshold, color="grey", linestyle=":", linewidth=1)
         ax.set_xlabel("minutes of training (wall, incl. periodic validation)")
         ax.set_ylabel("validation Recall@10 (early-stopping sample)")

@@ -37,6 +37,7 @@ from itertools import pairwise
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from flexcode_bench import console
 from flexcode_bench.device import resolve_device
@@ -141,7 +142,10 @@ class ResidualQuantizer(nn.Module):
         codes, loss = [], z.new_zeros(())
         for level in range(self.levels):
             idx = self.nearest(residual, level)  # [B]
-            e = self.codebooks[level][idx]  # [B, D], carries the codebook gradient
+            # [B, D], carries the codebook gradient. An embedding lookup, not codebooks[level][idx]: on a CPU
+            # with several threads the indexing backward sums each code's rows in thread order, and a
+            # same-seed run then gave other codes; the embedding backward is repeatable.
+            e = F.embedding(idx, self.codebooks[level])
             # codebook term moves e towards the (frozen) residual; commitment term holds the encoder to e
             loss = loss + (residual.detach() - e).pow(2).sum(-1).mean()
             loss = loss + self.beta * (residual - e.detach()).pow(2).sum(-1).mean()
@@ -251,7 +255,7 @@ class RQVAE(nn.Module):
 
 
 def fit_rqvae(embeddings: np.ndarray, config: RQVAEConfig, device: str = "cpu", on_epoch: OnEpoch | None = None) -> RQVAE:
-    """Train an RQ-VAE on ``embeddings`` [n, input_dim]; deterministic for ``config.seed`` on CPU.
+    """Train an RQ-VAE on ``embeddings`` [n, input_dim]; deterministic for ``config.seed`` on one CPU at a given thread count.
 
     ``on_epoch`` receives an :class:`EpochReport` whose ``extra`` holds ``recon_loss``,
     ``commit_loss``, ``used_l{l}`` (codes chosen this epoch) and ``restarted_l{l}`` per level.

@@ -175,3 +175,24 @@ def test_given_bad_input_then_typed_errors(clusters):
 def test_given_cuda_then_fits_and_encodes(clusters):
     model = fit_rqvae(clusters[0][:300], small_config(epochs=2), device="cuda")
     assert encode(model, clusters[0][:300]).shape == (300, 3)
+
+
+def test_given_two_threads_then_the_codebook_gradient_is_bitwise_repeatable():
+    """On a CPU, advanced indexing's backward (``index_put_`` with accumulate) sums the rows that chose
+    one code in thread order, so two same-seed amazon-beauty tokenisations on two threads gave other codes
+    (11,919 and 11,933 distinct). The quantizer looks codewords up with an embedding, whose backward is
+    repeatable. The suite runs on one thread, which hid it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(0)
+        quantizer = ResidualQuantizer(levels=2, codebook_size=256, code_dim=32)
+        z = torch.randn(100_000, 32)
+        grads = []
+        for _ in range(5):
+            quantizer.zero_grad()
+            quantizer(z).loss.backward()
+            grads.append(quantizer.codebooks.grad.clone())
+    finally:
+        torch.set_num_threads(previous)
+    assert all(torch.equal(grads[0], grad) for grad in grads[1:])

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from flexcode_bench.models.generative import drop_history, history_windows, learning_rate_factor
+from flexcode_bench.models.generative import drop_history, early_stopping_users, history_windows, learning_rate_factor
 
 
 def test_history_windows_keep_the_most_recent_items():
@@ -20,6 +20,15 @@ def test_the_learning_rate_warms_up_linearly_then_decays_to_zero_on_a_cosine():
     assert factor(54) == pytest.approx(0.5)
     assert factor(104) == pytest.approx(0.0, abs=1e-12)
     assert learning_rate_factor("constant", 0, 10)(7) == 1.0
+
+
+def test_early_stopping_validates_a_seeded_sample_of_users_or_all_of_them():
+    sample = early_stopping_users(1000, 50, seed=2)
+    assert len(np.unique(sample)) == 50 and (np.diff(sample) > 0).all() and sample.max() < 1000
+    assert (early_stopping_users(1000, 50, seed=2) == sample).all()  # recorded seed: the same users again
+    assert not (early_stopping_users(1000, 50, seed=0) == sample).all()  # each seed draws its own sample
+    assert (early_stopping_users(40, 50, seed=2) == np.arange(40)).all()
+    assert (early_stopping_users(40, None, seed=2) == np.arange(40)).all()
 
 
 def test_a_loss_that_becomes_nan_stops_training_with_an_error_naming_the_step(monkeypatch, tmp_path):

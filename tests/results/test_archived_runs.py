@@ -25,6 +25,8 @@ ARCHIVE = REPO / "bench" / "runs"
 RUN_SETS = sorted(p for p in ARCHIVE.iterdir() if p.is_dir()) if ARCHIVE.is_dir() else []
 # <!-- archived-report: SET DATASET --> … <!-- /archived-report -->: the report's markdown table and caption in between
 README_BLOCK = re.compile(r"<!-- archived-report: (\S+) (\S+) -->\n(.*?)\n<!-- /archived-report -->", re.S)
+# <!-- early-stopping-samples: RUN RUN … --> … <!-- /early-stopping-samples -->: bench/early_stopping_samples.py's table
+SAMPLES_BLOCK = re.compile(r"<!-- early-stopping-samples: ([^>]+?) -->\n(.*?)\n\s*<!-- /early-stopping-samples -->", re.S)
 
 
 def test_the_archive_holds_run_sets() -> None:
@@ -63,3 +65,18 @@ def test_every_readme_table_of_archived_runs_is_what_the_report_prints() -> None
         printed = render(report, "md").strip()
         printed = re.sub(r"^### .*\n+", "", printed)  # the README's own heading stands in for the report's
         assert quoted.strip() == printed, f"README table of bench/runs/{run_set} {dataset}"
+
+
+def test_the_readme_table_of_early_stopping_samples_is_what_the_bench_script_prints() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("early_stopping_samples", REPO / "bench" / "early_stopping_samples.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    blocks = SAMPLES_BLOCK.findall((REPO / "README.md").read_text(encoding="utf-8"))
+
+    assert blocks, "the README quotes no early-stopping sample table"
+    for runs, quoted in blocks:
+        scores = script.sample_scores([ARCHIVE / run for run in runs.split()], seeds=[0, 1, 2], valid_users=2000)
+        quoted_lines = [line.strip() for line in quoted.strip().splitlines()]
+        assert quoted_lines == script.markdown_table(scores).splitlines()

@@ -10,13 +10,14 @@ against the two plain runs separates the two effects.
     python bench/seed_split.py --data-dir /work/runs/data --code-seed 2 --seed 0 [--dataset amazon-beauty]
         [--model tiger] [--profile cpu] [--threads 2]
 
-Prints one JSON line per epoch and a final line, and writes
+Prints each epoch to stderr and a final JSON line, and writes
 bench/out/seed-split-<model>-<dataset>-<profile>-codes<C>-seed<S>.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -50,16 +51,12 @@ def main() -> None:
     build_codes = model.build_codes
     model.build_codes = lambda data, *, device, seed: build_codes(data, device=device, seed=args.code_seed)
 
-    curve = []
-
-    def on_epoch(report) -> None:
-        row = {"epoch": report.epoch, "train_loss": report.train_loss, "valid_sample_recall@10": report.valid_metric,
-               "seconds": report.seconds}  # fmt: skip
-        curve.append(row)
-        print(json.dumps(row), flush=True)
+    def progress(report) -> None:
+        print(f"epoch {report.epoch}: train loss {report.train_loss:.3f}, sample Recall@10 {report.valid_metric}",
+              file=sys.stderr, flush=True)  # fmt: skip
 
     started = time.perf_counter()
-    result = model.fit(data, device="cpu", seed=args.seed, on_epoch=on_epoch)
+    result = model.fit(data, device="cpu", seed=args.seed, on_epoch=progress)
     minutes = (time.perf_counter() - started) / 60
     users = np.arange(data.n_users)
     histories = data.history("valid")
@@ -70,7 +67,7 @@ def main() -> None:
         "seed": args.seed, "valid_recall@10_all_users": float(((ranks >= 1) & (ranks <= 10)).mean()),
         "best_epoch": result.best_epoch, "best_valid_sample_recall@10": result.best_valid_metric,
         "training_minutes": minutes, "distinct_codes": result.diagnostics.get("collisions", {}).get("n_unique_codes"),
-        "curve": curve,
+        "curve": [dataclasses.asdict(report) for report in result.epochs],
     }  # fmt: skip
     print(json.dumps({k: v for k, v in summary.items() if k != "curve"}))
     out = ROOT / "bench" / "out" / f"seed-split-{args.model}-{args.dataset}-{args.profile}-codes{args.code_seed}-seed{args.seed}.json"

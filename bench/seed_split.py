@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flexcode_bench.data.prepared import load_prepared  # noqa: E402
-from flexcode_bench.evaluation.ranking import rank_in_topk  # noqa: E402
 from flexcode_bench.models import build_model  # noqa: E402
 
 
@@ -58,13 +57,10 @@ def main() -> None:
     started = time.perf_counter()
     result = model.fit(data, device="cpu", seed=args.seed, on_epoch=progress)
     minutes = (time.perf_counter() - started) / 60
-    users = np.arange(data.n_users)
-    histories = data.history("valid")
-    topk = model.recommend(users, [histories[u] for u in users], 10)
-    ranks = rank_in_topk(topk, data.valid_targets, n_items=data.n_items)
+    all_users = model.validation_recall(data, np.arange(data.n_users), data.history("valid"))
     summary = {
         "model": args.model, "dataset": args.dataset, "profile": args.profile, "code_seed": args.code_seed,
-        "seed": args.seed, "valid_recall@10_all_users": float(((ranks >= 1) & (ranks <= 10)).mean()),
+        "seed": args.seed, "valid_recall@10_all_users": all_users,
         "best_epoch": result.best_epoch, "best_valid_sample_recall@10": result.best_valid_metric,
         "training_minutes": minutes, "distinct_codes": result.diagnostics.get("collisions", {}).get("n_unique_codes"),
         "curve": [dataclasses.asdict(report) for report in result.epochs],

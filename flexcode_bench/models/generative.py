@@ -333,11 +333,12 @@ class GenerativeRetriever:
     def validation_recall(self, data: PreparedDataset, rows: np.ndarray, histories: Sequence[np.ndarray]) -> float:
         """Validation Recall@10 of the user ``rows`` by beam search (``histories``: ``data.history("valid")``);
         what early stopping reads."""
+        from flexcode_bench.evaluation.metrics import per_user_metrics
         from flexcode_bench.evaluation.ranking import rank_in_topk
 
         topk = self.recommend(rows, [histories[u] for u in rows], 10)
         ranks = rank_in_topk(topk, data.valid_targets[rows], n_items=data.n_items)
-        return float(((ranks >= 1) & (ranks <= 10)).mean())
+        return float(per_user_metrics(ranks, ks=(10,))["recall@10"].mean())
 
     def recommend(self, users: np.ndarray, histories: Sequence[np.ndarray], k: int) -> np.ndarray:
         """Top-``k`` distinct valid items per user; with ``mask_history`` the user's history items are

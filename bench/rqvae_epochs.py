@@ -2,8 +2,9 @@
 
 TIGER's semantic IDs are only as good as the RQ-VAE that makes them: items whose text is alike should share
 code prefixes, so the generator can carry what it learnt about one item to its neighbours. For each epoch
-count this trains the RQ-VAE (the ``cpu`` profile's: 512-256-128 -> 32-d, 3 levels x 256, Adam 1e-3, batch
-1,024, k-means init) on a prepared dataset's cached item-text embeddings and reports:
+count this trains the RQ-VAE as TIGER's ``cpu`` profile does (``tokenizers.semantic_ids``: levels, codebook
+size and batch; the RQ-VAE's own defaults otherwise) on a prepared dataset's cached item-text embeddings and
+reports:
 
 - ``recon`` / ``commit``: reconstruction and commitment loss over all items (the training objective's terms);
 - ``nn_l1`` / ``nn_l12``: over every item's 10 nearest text neighbours (cosine), the share that have the
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from flexcode_bench.config import DEFAULT_ENCODER  # noqa: E402
 from flexcode_bench.data.embeddings import load_item_embeddings  # noqa: E402
 from flexcode_bench.data.prepared import load_prepared  # noqa: E402
+from flexcode_bench.tokenizers.semantic_ids import PROFILES, SemanticIdConfig  # noqa: E402
 
 NEIGHBOURS = 10
 
@@ -53,8 +55,11 @@ def code_quality(embeddings: np.ndarray, epochs: int, seed: int, neighbours: np.
 
     from flexcode_bench.tokenizers.rqvae import RQVAEConfig, encode, fit_rqvae
 
+    profile = SemanticIdConfig(**PROFILES["cpu"])
+    config = RQVAEConfig(input_dim=embeddings.shape[1], levels=profile.levels, codebook_size=profile.codebook_size,
+                         epochs=epochs, batch_size=profile.rqvae_batch_size, seed=seed)  # fmt: skip
     start = time.perf_counter()
-    model = fit_rqvae(embeddings, RQVAEConfig(input_dim=embeddings.shape[1], epochs=epochs, seed=seed), device="cpu")
+    model = fit_rqvae(embeddings, config, device="cpu")
     seconds = time.perf_counter() - start
     codes = encode(model, embeddings)  # (n_items, levels)
     with torch.no_grad():
@@ -65,16 +70,18 @@ def code_quality(embeddings: np.ndarray, epochs: int, seed: int, neighbours: np.
         "commit": round(float(out.commit_loss), 4),
         "nn_l1": round(float((codes[neighbours][:, :, 0] == codes[:, None, 0]).mean()), 3),
         "nn_l12": round(float((codes[neighbours][:, :, :2] == codes[:, None, :2]).all(-1).mean()), 3),
-        "distinct": len({tuple(row) for row in codes.tolist()}),
+        "distinct": len(np.unique(codes, axis=0)),  # as collision_stats' n_unique_codes
         "seconds": round(seconds, 1),
     }
 
 
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| RQ-VAE epochs | reconstruction | commitment | neighbours sharing code 1 | codes 1-2 | distinct codes | seconds |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    header = ["RQ-VAE epochs", "reconstruction", "commitment", "neighbours sharing code 1", "codes 1-2",
+              "distinct codes", "seconds"]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|" + " ---: |" * len(header)]
     for r in rows:
-        lines.append(f"| {r['epochs']} | {r['recon']} | {r['commit']} | {r['nn_l1']} | {r['nn_l12']} | {r['distinct']:,} | {r['seconds']} |")
+        cells = [r["epochs"], r["recon"], r["commit"], r["nn_l1"], r["nn_l12"], f"{r['distinct']:,}", r["seconds"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 
 

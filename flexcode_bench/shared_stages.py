@@ -1,4 +1,4 @@
-"""What the stages that runs share through a cache cost: item-text embeddings and FlexCode's CF model.
+"""What the stages that runs share through a cache cost: item-text embeddings, FlexCode's CF model and codebooks.
 
 A run that finds such a stage cached pays nothing for it, and the run that filled the cache pays it
 all; neither is the stage's cost *per model*. Each cache keeps the seconds it took to fill, and while

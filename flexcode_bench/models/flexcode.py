@@ -130,9 +130,9 @@ class FlexCode(GenerativeRetriever):
         from flexcode_bench.data.embeddings import dataset_text_embeddings
         from flexcode_bench.evaluation.buckets import popularity_buckets
         from flexcode_bench.models.cf_signals import cf_signals
+        from flexcode_bench.models.dual_codes import dual_codes
         from flexcode_bench.tokenizers.dual_codebook import (
             DualCodebookConfig,
-            fit_dual_codebook,
             split_token_table,
             split_vocabulary,
         )
@@ -141,8 +141,8 @@ class FlexCode(GenerativeRetriever):
         cfg = self.config
         text = dataset_text_embeddings(data, encoder=cfg.text_encoder, device=device)
         cf_embeddings, uncertainty = cf_signals(data, profile=cfg.cf_profile, epochs=cfg.cf_epochs, device=device, seed=seed)
-        dual = fit_dual_codebook(
-            text, cf_embeddings,
+        dual = dual_codes(
+            data.path, text, cf_embeddings,
             DualCodebookConfig(levels=cfg.levels, codebook_size=cfg.codebook_size, epochs=cfg.rqvae_epochs,
                                batch_size=cfg.rqvae_batch_size, align_weight=cfg.align_weight,
                                align_temperature=cfg.align_temperature, seed=seed),

@@ -218,9 +218,9 @@ def _frontier(aligned: AlignedRuns, metrics: tuple[str, ...], n_resamples: int) 
     """Test Recall@10 against training wall time: one marker per model and seed.
 
     A run's time is its own training (``timings.train``) with each shared stage it used — item-text
-    embeddings, FlexCode's CF model — counted once at what filling its cache took, whichever run
-    paid for it; such runs get a line from their own time to the total. Codebooks are fitted inside
-    each run and already in its own time.
+    embeddings, FlexCode's CF model and two codebooks — counted once at what filling its cache took,
+    whichever run paid for it; such runs get a line from their own time to the total. TIGER's codebook
+    is fitted inside each run and already in its own time.
     """
     from matplotlib.lines import Line2D
 

@@ -78,13 +78,15 @@ PROFILES: dict[str, dict[str, Any]] = {
                   patience=3, windows_per_user=8, valid_users=300, backbone="per-window", lr_schedule="constant"),
     # the default, for Amazon-size data (Beauty, Sports, Toys) on a 2-core CPU: every training target each epoch,
     # warm-up then cosine decay to 0 at epoch 40 (at 24, two of TIGER's three seeds were still rising), early
-    # stopping on validation Recall@10 of 2,000 seeded users. fp32, so it runs at full speed on every CPU: bf16 is
+    # stopping on validation Recall@10 of every validation user, as SASRec's: a 2,000-user sample kept epochs
+    # that scored lower on all users (bench/early_stopping_samples.py), and all users cost TIGER about a minute
+    # per evaluation on amazon-beauty. fp32, so it runs at full speed on every CPU: bf16 is
     # 1.45x faster only on CPUs with native bf16 (AVX512-BF16, AMX) and refused elsewhere (device.check_precision);
     # add `precision: bf16` on such a CPU. Dropout 0.1 was kept against 0 on amazon-beauty validation over all users
     # (TIGER, 24 epochs: 0.0654 vs 0.0624); the README's "Tuning the cpu profile" lists every variant tried and
     # bench/tune_generator.py reruns them.
     "cpu": dict(d_model=128, n_heads=4, d_head=32, d_ff=512, n_layers=2, dropout=0.1, lr=2e-3, warmup_steps=500,
-                batch_size=256, max_epochs=40, patience=4, eval_every=2, valid_users=2000, precision="fp32"),
+                batch_size=256, max_epochs=40, patience=4, eval_every=2, valid_users=None, precision="fp32"),
     # the paper's generator (4+4 layers, d_model 128, 6 heads × 64, FF 1024, dropout 0.1) and TIGER's per-window
     # encoder, for a GPU; the recipe of public reimplementations that reach the paper's accuracy.
     "paper": dict(backbone="per-window", lr=3e-4, warmup_steps=10_000, max_epochs=200, patience=10),

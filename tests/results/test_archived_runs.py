@@ -9,11 +9,14 @@ from its per-user records.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
+from flexcode_bench.config import ProtocolConfig
+from flexcode_bench.models import model_spec
 from flexcode_bench.reporting.aligned import align_runs
 from flexcode_bench.reporting.render import render
 from flexcode_bench.reporting.report import build_report
@@ -23,6 +26,8 @@ from flexcode_bench.results.layout import CONFIG, MANIFEST, METRICS, PER_USER, S
 REPO = Path(__file__).resolve().parents[2]
 ARCHIVE = REPO / "bench" / "runs"
 RUN_SETS = sorted(p for p in ARCHIVE.iterdir() if p.is_dir()) if ARCHIVE.is_dir() else []
+# the sets that the README presents as "the default `cpu` profile": each run trained what that profile trains today
+DEFAULT_PROFILE_SETS = ["beauty-cpu-rq1000"]
 # <!-- archived-report: SET DATASET --> … <!-- /archived-report -->: the report's markdown table and caption in between
 README_BLOCK = re.compile(r"<!-- archived-report: (\S+) (\S+) -->\n(.*?)\n<!-- /archived-report -->", re.S)
 # <!-- early-stopping-samples: RUN RUN … --> … <!-- /early-stopping-samples -->: bench/early_stopping_samples.py's table
@@ -43,6 +48,20 @@ def test_every_archived_run_is_finished_whole_and_without_checkpoints(run_set: P
     for run in runs:
         assert run.manifest["status"] == "finished", run.path
         assert sorted(p.name for p in run.path.iterdir()) == sorted([CONFIG, MANIFEST, METRICS, PER_USER]), run.path
+
+
+@pytest.mark.parametrize("run_set", DEFAULT_PROFILE_SETS)
+def test_a_default_profile_set_holds_what_the_default_profile_trains_today(run_set: str) -> None:
+    # TIGER's three seeds there ran as a screen, with YAML overrides that the profile then adopted: their config
+    # hash records those overrides, so the guard is on the options the model trained with, not on the hash.
+    runs = load_runs(ARCHIVE / run_set)
+
+    assert runs, f"bench/runs/{run_set} holds no run"
+    for run in runs:
+        protocol = ProtocolConfig(**run.config["protocol"])
+        today = dataclasses.asdict(model_spec(run.model).resolve("cpu", {}, protocol))
+        assert run.config["profile"] == "cpu", run.path
+        assert run.config["model_config"] == today, run.path
 
 
 def test_all_archived_runs_of_a_dataset_score_identical_users_and_targets() -> None:

@@ -15,8 +15,8 @@ heartbeat}``:
   :attr:`FileLock.lost` turns true and :meth:`FileLock.check` raises, so it stops instead of
   finishing the same work twice.
 
-This module is the only place that knows the lock format; the runner, the CF cache, the embedding
-cache and any executor (local, Ray) go through :class:`FileLock`.
+This module is the only place that knows the lock format; the runner, the CF and codebook caches
+(through :func:`fill_once`), the embedding cache and any executor (local, Ray) go through :class:`FileLock`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from flexcode_bench.errors import FlexbenchError
 
@@ -36,6 +38,9 @@ HEARTBEAT_S = 10.0  # how often a holder refreshes its lock
 STALE_S = 120.0  # a lock not refreshed for this long is abandoned (e.g. its host went away)
 POLL_S = 0.5  # how often a waiting worker looks again
 _TAKEOVER_MUTEX_STALE_S = 30.0  # a takeover holds its mutex for milliseconds; older means its taker died
+
+
+T = TypeVar("T")
 
 
 class LockLost(FlexbenchError):
@@ -226,3 +231,23 @@ def lock_path_for(target: str | os.PathLike[str]) -> Path:
     """The lock file guarding ``target`` (a file or folder): ``<target>.lock`` beside it."""
     target = Path(target)
     return target.with_name(target.name + ".lock")
+
+
+def fill_once(
+    cache: Path, folder: Path, *, load: Callable[[Path], T], compute: Callable[[], T], save: Callable[[Path, T], None]
+) -> T:
+    """A shared stage's cached value: ``load`` it, or ``compute`` and ``save`` it once for every worker.
+
+    Workers sharing ``folder`` wait on the cache's lock while the first fills it, then load what it saved.
+    Without ``folder`` (an in-memory dataset) there is nowhere to cache, so the value is computed each time.
+    """
+    if cache.is_file():
+        return load(cache)
+    if not folder.is_dir():
+        return compute()
+    with FileLock(lock_path_for(cache)):
+        if cache.is_file():
+            return load(cache)
+        value = compute()
+        save(cache, value)
+    return value

@@ -8,16 +8,18 @@ keyed by the dataset fingerprint and the SASRec config, so every FlexCode varian
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 
 from flexcode_bench import console, shared_stages
 from flexcode_bench.atomic import atomic_path, write_text
 from flexcode_bench.config import stable_hash
-from flexcode_bench.locks import FileLock, lock_path_for
+from flexcode_bench.locks import fill_once
 
 CF_DIR = "cf"
 
@@ -29,20 +31,17 @@ def cf_signals(data, *, profile: str, epochs: int, device: str, seed: int) -> tu
     sasrec = build_model("sasrec", profile, {"max_epochs": epochs, "early_stopping": False})
     key = stable_hash({"fingerprint": data.fingerprint, "sasrec": asdict(sasrec.config), "seed": seed})
     cache = data.path / CF_DIR / f"sasrec-{key}.npz"
-    if cache.is_file():
-        return _load(cache)
-    if not data.path.is_dir():  # in-memory test datasets have no folder to cache into
-        return _train(data, sasrec, epochs=epochs, device=device, seed=seed)[:2]
-    # Workers sharing the data folder train it once: the others wait here and read the cache.
-    with FileLock(lock_path_for(cache)):
-        if cache.is_file():
-            return _load(cache)
-        embeddings, uncertainty, seconds = _train(data, sasrec, epochs=epochs, device=device, seed=seed)
-        with atomic_path(cache) as tmp:
+
+    def save(path: Path, trained: tuple[np.ndarray, np.ndarray, float]) -> None:
+        embeddings, uncertainty, seconds = trained
+        with atomic_path(path) as tmp:
             with open(tmp, "wb") as sink:
                 np.savez(sink, embeddings=embeddings, uncertainty=uncertainty)
         sidecar = {"key": key, "profile": profile, "epochs": epochs, "seed": seed, "seconds": round(seconds, 3)}
-        write_text(cache.with_suffix(".json"), json.dumps(sidecar))
+        write_text(path.with_suffix(".json"), json.dumps(sidecar))
+
+    compute = functools.partial(_train, data, sasrec, epochs=epochs, device=device, seed=seed)
+    embeddings, uncertainty, _ = fill_once(cache, data.path, load=_load, compute=compute, save=save)
     return embeddings, uncertainty
 
 
@@ -57,15 +56,15 @@ def _train(data, sasrec, *, epochs: int, device: str, seed: int) -> tuple[np.nda
     return embeddings, uncertainty, seconds
 
 
-def _load(cache) -> tuple[np.ndarray, np.ndarray]:
-    """A cached CF model's arrays; notes what filling the cache took (None for caches older than that record)."""
+def _load(cache: Path) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """A cached CF model's arrays and what filling the cache took (None for caches older than that record)."""
     stored = np.load(cache)
     try:
         seconds = json.loads(cache.with_suffix(".json").read_text(encoding="utf-8")).get("seconds")
     except (OSError, ValueError, AttributeError):
         seconds = None
     shared_stages.note("cf_model", seconds=seconds, computed=False)
-    return stored["embeddings"], stored["uncertainty"]
+    return stored["embeddings"], stored["uncertainty"], seconds
 
 
 def next_item_entropy(model, n_items: int, batch: int = 1024) -> np.ndarray:

@@ -9,6 +9,7 @@ and every option of the fit, so codes fitted on other embeddings or options are 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -20,7 +21,7 @@ import numpy as np
 from flexcode_bench import shared_stages
 from flexcode_bench.atomic import atomic_path, write_text
 from flexcode_bench.config import stable_hash
-from flexcode_bench.locks import FileLock, lock_path_for
+from flexcode_bench.locks import fill_once
 from flexcode_bench.tokenizers.dual_codebook import DualCodebookConfig, DualCodes, fit_dual_codebook
 
 CODES_DIR = "codes"
@@ -32,23 +33,19 @@ def dual_codes(
     """Both codebooks' codes for every item: read from the cache in the dataset's folder, or fitted and cached."""
     key = stable_hash({"text": _digest(text), "cf": _digest(cf), "dual_codebook": asdict(config)})
     cache = Path(data_path) / CODES_DIR / f"dual-{key}.npz"
-    if cache.is_file():
-        return _load(cache)
-    if not Path(data_path).is_dir():  # in-memory test datasets have no folder to cache into
-        return _fit(text, cf, config, device=device)[0]
-    # Workers sharing the data folder fit it once: the others wait here and read the cache.
-    with FileLock(lock_path_for(cache)):
-        if cache.is_file():
-            return _load(cache)
-        codes, seconds = _fit(text, cf, config, device=device)
+
+    def save(path: Path, fitted: tuple[DualCodes, float]) -> None:
+        codes, seconds = fitted
         sidecar = {"key": key, "config": asdict(config), "usage": codes.usage,
                    "final_align_loss": codes.final_align_loss, "seconds": seconds}  # fmt: skip
         # the sidecar first: the codes file is what marks the cache as filled
-        write_text(cache.with_suffix(".json"), json.dumps(sidecar))
-        with atomic_path(cache) as tmp:
+        write_text(path.with_suffix(".json"), json.dumps(sidecar))
+        with atomic_path(path) as tmp:
             with open(tmp, "wb") as sink:
                 np.savez(sink, semantic=codes.semantic, cf=codes.cf)
-    return codes
+
+    compute = functools.partial(_fit, text, cf, config, device=device)
+    return fill_once(cache, Path(data_path), load=_load, compute=compute, save=save)[0]
 
 
 def _digest(table: np.ndarray) -> str:
@@ -66,8 +63,8 @@ def _fit(text: np.ndarray, cf: np.ndarray, config: DualCodebookConfig, *, device
     return codes, seconds
 
 
-def _load(cache: Path) -> DualCodes:
+def _load(cache: Path) -> tuple[DualCodes, float]:
     stored = np.load(cache)
     sidecar = json.loads(cache.with_suffix(".json").read_text(encoding="utf-8"))
     shared_stages.note("dual_codebook", seconds=sidecar["seconds"], computed=False)
-    return DualCodes(stored["semantic"], stored["cf"], sidecar["usage"], sidecar["final_align_loss"])
+    return DualCodes(stored["semantic"], stored["cf"], sidecar["usage"], sidecar["final_align_loss"]), sidecar["seconds"]

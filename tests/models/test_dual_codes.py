@@ -1,5 +1,7 @@
 """FlexCode's dual codebook is fitted once per input and options, and every variant that shares them reads it."""
 
+import dataclasses
+
 import numpy as np
 
 from flexcode_bench import shared_stages
@@ -49,8 +51,8 @@ def test_other_embeddings_or_options_never_read_another_fits_codes(tmp_path):
     other_cf = cf.copy()
     other_cf[0, 0] += 1e-3  # one CF value: another CF model's table
     dual_codes(tmp_path, text, other_cf, CONFIG, device="cpu")
-    dual_codes(tmp_path, text, cf, DualCodebookConfig(**{**CONFIG.__dict__, "align_weight": 0.0}), device="cpu")
-    dual_codes(tmp_path, text, cf, DualCodebookConfig(**{**CONFIG.__dict__, "seed": 1}), device="cpu")
+    dual_codes(tmp_path, text, cf, dataclasses.replace(CONFIG, align_weight=0.0), device="cpu")
+    dual_codes(tmp_path, text, cf, dataclasses.replace(CONFIG, seed=1), device="cpu")
 
     assert len(list((tmp_path / CODES_DIR).glob("dual-*.npz"))) == 4
 

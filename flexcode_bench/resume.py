@@ -74,9 +74,10 @@ class PartialRun:
         return checkpointed_epoch(self.path)
 
     def summary(self) -> dict:
-        """What the manifest records: whether the run was resumed, from which epoch, each attempt's wall time."""
-        first_resume = next((a["from_epoch"] for a in self.attempts[1:]), None)
-        return {"resumed": self.resumed, "resumed_from_epoch": first_resume, "attempts": self.attempts}
+        """What the manifest records: whether the run was resumed, the checkpointed epoch its last attempt
+        continued from (a run cut off twice continues from the later cut), each attempt's wall time."""
+        resumed_from = self.attempts[-1]["from_epoch"] if self.resumed else None
+        return {"resumed": self.resumed, "resumed_from_epoch": resumed_from, "attempts": self.attempts}
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

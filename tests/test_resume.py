@@ -126,6 +126,32 @@ def test_a_generative_run_interrupted_after_an_epoch_reuses_its_codes_and_ends_i
     assert (resumed.path / "per_user.parquet").read_bytes() == (reference.path / "per_user.parquet").read_bytes()
 
 
+def test_a_run_cut_off_twice_continues_from_the_later_cut_and_says_so(tmp_path):
+    from flexcode_bench.config import RunConfig
+    from flexcode_bench.runner import run_one
+
+    write_sequences(tmp_path / "data", "tiny", popular_head_sequences(n_users=80, n_items=40, length=8))
+    config = RunConfig(dataset="tiny", model="sasrec", profile="smoke", model_overrides={"max_epochs": 4, "patience": 4},
+                       data_dir=tmp_path / "data", results_dir=tmp_path / "results")  # fmt: skip
+
+    def ctrl_c_after(epoch):
+        def on_epoch(report):
+            if report.epoch == epoch:
+                raise KeyboardInterrupt
+
+        return on_epoch
+
+    for cut in (1, 3):
+        with pytest.raises(KeyboardInterrupt):
+            run_one(config, on_epoch=ctrl_c_after(cut))
+    resumed = run_one(config)
+    assert resumed.status == "finished" and resumed.resumed_from_epoch == 3
+    resume = json.loads((resumed.path / "manifest.json").read_text())["resume"]
+    assert resume["resumed_from_epoch"] == 3
+    assert [(a["from_epoch"], a["last_epoch"], a["ended"]) for a in resume["attempts"]] == [
+        (0, 1, "interrupted"), (1, 3, "interrupted"), (3, 4, "finished")]
+
+
 def test_keep_checkpoints_keeps_the_best_weights_in_the_run_folder_and_nothing_else_behind(workspace):
     from typer.testing import CliRunner
 

@@ -5,6 +5,9 @@ end (:func:`flexcode_bench.atomic.atomic_directory`); the lock (``<run>.lock``) 
 neither the swap nor the clean-up can race it. It holds:
 
     attempts.json     config_hash, and per attempt: started_at, from_epoch, last_epoch, seconds, ended
+    config.yaml       the resolved config it trains (the run folder's ``config.yaml`` to be), so an
+                      unfinished run can be read for what it is (``bench/time_to_quality.py`` draws
+                      the curve so far from it and the checkpoint)
     checkpoint.pt     the training loop's state after the last completed epoch (see training.Checkpoint)
     checkpoint.json   which epoch checkpoint.pt holds
     build_codes.pt    a generative model's finished tokenisation (RQ-VAE codes, vocabulary, router)
@@ -19,13 +22,18 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from flexcode_bench.atomic import write_text
 from flexcode_bench.provenance import utc_now
 from flexcode_bench.training import checkpointed_epoch
 
 ATTEMPTS = "attempts.json"
+CONFIG = "config.yaml"
 
 
 def partial_dir(run_path: Path) -> Path:
@@ -37,9 +45,9 @@ def partial_dir(run_path: Path) -> Path:
 class PartialRun:
     """One attempt at a run, recorded in its partial folder; a folder of another config is started over."""
 
-    def __init__(self, run_path: Path, config_hash: str) -> None:
+    def __init__(self, run_path: Path, config: Mapping[str, Any]) -> None:
         self.path = partial_dir(run_path)
-        self.config_hash = config_hash
+        self.config_hash = config_hash = config["config_hash"]
         record = self._read()
         if self.path.exists() and (record is None or record.get("config_hash") != config_hash):
             shutil.rmtree(self.path)  # checkpoints of another config (or of unknown origin) cannot be resumed
@@ -52,6 +60,8 @@ class PartialRun:
         self.current = {"started_at": utc_now(), "from_epoch": self.from_epoch, "last_epoch": self.from_epoch, "seconds": 0.0}
         self.attempts.append(self.current)
         self._write()
+        plain = json.loads(json.dumps(dict(config)))  # plain types only, as the run folder's copy
+        write_text(self.path / CONFIG, yaml.safe_dump(plain, sort_keys=False, allow_unicode=True))
 
     @property
     def resumed(self) -> bool:

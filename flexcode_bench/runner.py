@@ -126,7 +126,7 @@ def _train_and_record(
     from flexcode_bench.results import write_failed_run, write_run
     from flexcode_bench.resume import PartialRun
 
-    partial = PartialRun(path, resolved["config_hash"])
+    partial = PartialRun(path, resolved)
     label = f"{config.dataset} · {config.model} · seed {config.seed}"
     if partial.from_epoch:
         console.info(f"{label}: resuming after epoch {partial.from_epoch} (checkpoint in {partial.path})")

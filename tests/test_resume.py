@@ -6,6 +6,7 @@ import signal
 import time
 
 import pytest
+import yaml
 
 from tests.support import cli_process
 from tests.support.prepared_on_disk import popular_head_sequences, write_sequences
@@ -91,8 +92,10 @@ def test_ctrl_c_and_sigterm_say_what_finished_where_the_run_stopped_and_how_to_c
     assert "interrupted: 0 run(s) finished" in said
     assert "tiny · sasrec · seed 0 was interrupted during epoch" in said
     assert "run the same command again to continue" in said
-    attempts = json.loads((partial / "attempts.json").read_text())["attempts"]
-    assert attempts[-1]["ended"] == "interrupted"
+    record = json.loads((partial / "attempts.json").read_text())
+    assert record["attempts"][-1]["ended"] == "interrupted"
+    config = yaml.safe_load((partial / "config.yaml").read_text())  # an unfinished run says what it trains
+    assert config["model"] == "sasrec" and config["config_hash"] == record["config_hash"]
     assert not (workspace / "results" / "tiny" / "sasrec" / "seed-0.lock").exists()  # released on the way out
 
 

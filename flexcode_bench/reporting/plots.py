@@ -320,8 +320,14 @@ def _ordered_keys(keys: set[str]) -> list[str]:
     return known + rest
 
 
+# Past matplotlib's ten default colours, ten more that differ from all of them: a full FlexCode grid
+# has eleven models, and two bars of one colour in a legend would read as one model.
+_MORE_COLOURS = ("black", "gold", "navy", "lime", "maroon", "teal", "orchid", "sienna", "slateblue", "darkkhaki")
+
+
 def _colour(i: int) -> str:
-    return f"C{i % 10}"
+    i %= 10 + len(_MORE_COLOURS)
+    return f"C{i}" if i < 10 else _MORE_COLOURS[i - 10]
 
 
 def _slug(name: str) -> str:

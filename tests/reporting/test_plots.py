@@ -79,6 +79,23 @@ def test_a_bar_of_exactly_zero_is_labelled_so_it_differs_from_a_missing_one(tmp_
     assert len(zero_labels) == 1  # flexcode's tail bar; sasrec's tail (0.5) and every head bar are not 0
 
 
+def test_every_model_of_a_full_grid_gets_its_own_bar_colour(tmp_path):
+    from matplotlib.colors import to_rgba
+
+    from flexcode_bench.reporting import plots
+
+    # eleven models: one more than matplotlib's default colour cycle, as in the README's amazon-beauty grid
+    models = ["flexcode", *(f"flexcode-fixed-k{k}" for k in range(4)), "flexcode-no-align", "flexcode-popularity-rule",
+              "sasrec", "tiger", "tiger-atomic", "tiger-random"]  # fmt: skip
+    for model in models:
+        write_fake_run(tmp_path, model=model, values={"recall@10": [1.0, 0.0, 0.5]}, buckets=["head", "tail", "tail"])
+    report = build_report(tmp_path, metrics=["recall@10"], by_popularity=True, n_resamples=20)
+    figure = plots._bucket_bars(report.sources["toy"], "recall@10", 20)
+    handles, labels = figure.axes[0].get_legend_handles_labels()
+    assert sorted(labels) == sorted(models)
+    assert len({to_rgba(handle.patches[0].get_facecolor()) for handle in handles}) == len(models)
+
+
 def test_the_frontier_counts_each_shared_stage_once_per_model_and_names_the_hardware(tmp_path):
     from flexcode_bench.reporting import plots
 

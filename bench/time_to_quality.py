@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flexcode_bench.errors import DataFormatError  # noqa: E402
+from flexcode_bench.results.layout import CONFIG  # noqa: E402
 from flexcode_bench.results.load import load_run  # noqa: E402
-from flexcode_bench.resume import CONFIG  # noqa: E402
 from flexcode_bench.training import CHECKPOINT_FILE  # noqa: E402
 
 

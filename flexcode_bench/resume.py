@@ -26,14 +26,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from flexcode_bench.atomic import write_text
 from flexcode_bench.provenance import utc_now
+from flexcode_bench.results.layout import CONFIG
+from flexcode_bench.results.write import config_text
 from flexcode_bench.training import checkpointed_epoch
 
 ATTEMPTS = "attempts.json"
-CONFIG = "config.yaml"
 
 
 def partial_dir(run_path: Path) -> Path:
@@ -60,8 +59,7 @@ class PartialRun:
         self.current = {"started_at": utc_now(), "from_epoch": self.from_epoch, "last_epoch": self.from_epoch, "seconds": 0.0}
         self.attempts.append(self.current)
         self._write()
-        plain = json.loads(json.dumps(dict(config)))  # plain types only, as the run folder's copy
-        write_text(self.path / CONFIG, yaml.safe_dump(plain, sort_keys=False, allow_unicode=True))
+        write_text(self.path / CONFIG, config_text(config))
 
     @property
     def resumed(self) -> bool:

@@ -40,7 +40,7 @@ def write_run(
     with atomic_directory(path) as staging:
         _write_parquet(frame, staging / PER_USER)
         _write_json(metrics, staging / METRICS)
-        _write_yaml(config_out, staging / CONFIG)
+        (staging / CONFIG).write_text(config_text(config_out), encoding="utf-8")
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, staging / name)
         _write_json(manifest_out, staging / MANIFEST)
@@ -51,7 +51,7 @@ def write_failed_run(path: Path, *, config: dict, manifest: dict) -> None:
     config_out, manifest_out = _resolved_config_and_manifest(config, manifest)
     manifest_out["status"] = "failed"
     with atomic_directory(path) as staging:
-        _write_yaml(config_out, staging / CONFIG)
+        (staging / CONFIG).write_text(config_text(config_out), encoding="utf-8")
         _write_json(manifest_out, staging / MANIFEST)
 
 
@@ -80,8 +80,11 @@ def _write_json(data: Mapping[str, Any], file: Path) -> None:
     file.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
 
 
-def _write_yaml(data: Mapping[str, Any], file: Path) -> None:
-    file.write_text(yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True), encoding="utf-8")
+def config_text(config: Mapping[str, Any]) -> str:
+    """A resolved config as its ``config.yaml`` reads: plain JSON types, keys in their order. The run folder
+    and an unfinished run's partial folder write it alike."""
+    plain = json.loads(json.dumps(dict(config)))
+    return yaml.safe_dump(plain, sort_keys=False, allow_unicode=True)
 
 
 def _json_default(value: Any) -> Any:
